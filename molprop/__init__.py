@@ -3,6 +3,19 @@
 __version__ = "0.1.0"
 
 
+def _register_resolvers() -> None:
+    """Register the OmegaConf resolvers used by ``conf/`` (idempotent)."""
+    from omegaconf import OmegaConf
+
+    from molprop.paths import project_root
+
+    if not OmegaConf.has_resolver("molprop_root"):
+        OmegaConf.register_new_resolver("molprop_root", lambda: str(project_root()))
+
+
+_register_resolvers()
+
+
 def train(cfg):
     """Train from a composed Hydra config; see :func:`molprop.training.train`."""
     from molprop.training import train as _train

@@ -1,0 +1,1 @@
+"""Chemistry with RDKit and numpy only (no torch): parsing, conformers, cache, SDF."""

@@ -1,0 +1,1 @@
+"""Data pipeline: input files, features, PyG datasets, splits and the DataModule."""

@@ -1,0 +1,312 @@
+"""One molprop benchmark run: train via ``train.py`` (Hydra), then time ``predict.py`` on test.
+
+Shared by ``accuracy.py`` and ``bagging_ablation.py``. Each run appends one JSON line to
+``benchmarks/results/molprop.jsonl``; (dataset, split, setup, seed) already there are skipped.
+The test metric is recomputed here in plain Python from ``predict.py``'s output on the test SMILES
+(same scoring code as the chemprop baseline), and cross-checked against the run's ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import (
+    CLASSIFICATION,
+    DATA_DIR,
+    REPO,
+    RESULTS,
+    SPLITS_DIR,
+    WORK,
+    append_jsonl,
+    log,
+    machine,
+    read_jsonl,
+)
+
+OUT = RESULTS / "molprop.jsonl"
+TARGETS = {
+    "esol": "log_solubility",
+    "freesolv": "hydration_free_energy",
+    "lipo": "lipo",
+    "bbbp": "p_np",
+}
+#: setup name -> (K conformers bagged, M ensemble members)
+SETUPS = {
+    "k1": (1, 1),
+    "k3": (3, 1),
+    "k10": (10, 1),
+    "k20": (20, 1),
+    "k10_ens3": (10, 3),
+}
+#: conformers generated per molecule (the first K, lowest energy, are used): one shared cache
+GENERATED = 10
+
+
+def train_overrides(dataset: str, split: str, setup: str, seed: int, run_dir: Path) -> list[str]:
+    """Hydra overrides for one run (config keys of conf/; see conf/experiment/<dataset>.yaml)."""
+    k, m = SETUPS[setup]
+    return [
+        f"experiment={dataset}",
+        "data.split=file",
+        f"++data.split_file={SPLITS_DIR / (dataset + '.json')}",
+        f"data.split_key={split}",
+        f"seed={seed}",
+        f"conformers.num_conformers={max(k, GENERATED)}",
+        f"bagging.num_conformers={k}",
+        f"ensemble.size={m}",
+        "ensemble.bootstrap=false",
+        f"paths.output_dir={run_dir}",
+        f"hydra.run.dir={run_dir}",
+    ]
+
+
+def predict_command(run_dir: Path, inp: Path, out: Path) -> list[str]:
+    """``predict.py`` command line scoring ``inp`` (a SMILES CSV) with the model in ``run_dir``."""
+    return [sys.executable, "predict.py", str(run_dir), "--input", str(inp), "--output", str(out),
+            "--quiet"]
+
+
+def busy_cpu_s() -> float | None:
+    """Machine-wide busy CPU seconds (all cores) from /proc/stat."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def timed(cmd: list[str], log_path: Path) -> dict:
+    """Run ``cmd`` in the repo root, log to ``log_path``; wall, own CPU and others' CPU seconds."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0, t0 = busy_cpu_s(), time.perf_counter()
+    with open(log_path, "w") as fh:
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        rc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT).returncode
+    wall, b1 = time.perf_counter() - t0, busy_cpu_s()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    other = None if b0 is None or b1 is None else round(max(0.0, b1 - b0 - cpu), 1)
+    return {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "other_cpu_s": other}
+
+
+def rmse(y: list[float], p: list[float]) -> float:
+    return math.sqrt(sum((a - b) ** 2 for a, b in zip(y, p, strict=True)) / len(y))
+
+
+def mae(y: list[float], p: list[float]) -> float:
+    return sum(abs(a - b) for a, b in zip(y, p, strict=True)) / len(y)
+
+
+def roc_auc(y: list[int], p: list[float]) -> float:
+    """Rank (Mann-Whitney) ROC-AUC with average ranks for ties, as in chemprop_baseline.py."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    ranks = [0.0] * len(p)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and p[order[j + 1]] == p[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    n_pos = sum(1 for v in y if v == 1)
+    n_neg = len(y) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    s = sum(r for r, v in zip(ranks, y, strict=True) if v == 1)
+    return (s - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def test_rows(dataset: str, split: str) -> tuple[list[str], list[float]]:
+    """SMILES and targets of the split's test rows, in split order."""
+    with open(DATA_DIR / f"{dataset}.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    idx = json.loads((SPLITS_DIR / f"{dataset}.json").read_text())[split]["test"]
+    return [rows[i]["smiles"] for i in idx], [float(rows[i][TARGETS[dataset]]) for i in idx]
+
+
+def score_predictions(dataset: str, preds_csv: Path, y: list[float]) -> dict:
+    """Score predict.py output (one row per input row, in order) against the test targets."""
+    with open(preds_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != len(y):
+        return {"score_error": f"{len(rows)} prediction rows for {len(y)} test rows"}
+    col = pick_prediction_column(list(rows[0]), TARGETS[dataset])
+    pairs = [(t, float(r[col])) for t, r in zip(y, rows, strict=True)
+             if r.get(col) not in ("", None)]
+    out: dict = {"n_scored": len(pairs), "n_unpredicted": len(y) - len(pairs), "pred_column": col}
+    yt, yp = [a for a, _ in pairs], [b for _, b in pairs]
+    if dataset in CLASSIFICATION:
+        out["test_roc_auc"] = round(roc_auc([int(v) for v in yt], yp), 4)
+    else:
+        out["test_rmse"], out["test_mae"] = round(rmse(yt, yp), 4), round(mae(yt, yp), 4)
+    return out
+
+
+def pick_prediction_column(columns: list[str], target: str) -> str:
+    """The prediction column of predict.py's output for ``target``."""
+    for cand in (target, f"{target}_pred", "prediction"):
+        if cand in columns:
+            return cand
+    hits = [c for c in columns if target in c and "std" not in c and "prob" not in c]
+    if hits:
+        return hits[0]
+    raise KeyError(f"no prediction column for {target} in {columns}")
+
+
+def find_metric(metrics: dict, names: tuple[str, ...]) -> float | None:
+    """Search a (possibly nested) metrics.json for the first key among ``names``."""
+    flat: dict = {}
+
+    def walk(d: dict, prefix: str) -> None:
+        for k, v in d.items():
+            key = f"{prefix}/{k}" if prefix else str(k)
+            if isinstance(v, dict):
+                walk(v, key)
+            else:
+                flat[key] = v
+
+    walk(metrics, "")
+    for n in names:
+        if n in flat and isinstance(flat[n], (int, float)):
+            return float(flat[n])
+    return None
+
+
+def summarise_metrics_json(path: Path, dataset: str) -> dict:
+    """Pull test metrics (single conformer / bagged / ensemble) and spread Spearman values.
+
+    metrics.json (molprop/report.py) holds ``test/{single_conformer,bagged_conformers,
+    bagged_ensemble}/<metric>`` and ``spread_error_spearman/test/bagged_ensemble/
+    {conformer_std,ensemble_std}``; ``bagged_ensemble`` equals ``bagged_conformers`` when M=1.
+    """
+    if not path.exists():
+        return {}
+    m = json.loads(path.read_text())
+    metric = "roc_auc" if dataset in CLASSIFICATION else "rmse"
+    sp = "spread_error_spearman/test/bagged_ensemble"
+    return {
+        "metrics_json_test": find_metric(m, (f"test/bagged_ensemble/{metric}",)),
+        "metrics_json_test_single_conformer": find_metric(m, (
+            f"test/single_conformer/{metric}",)),
+        "metrics_json_test_bagged_member0": find_metric(m, (f"test/bagged_conformers/{metric}",)),
+        "spearman_conformer": find_metric(m, (f"{sp}/conformer_std",)),
+        "spearman_ensemble": find_metric(m, (f"{sp}/ensemble_std",)),
+        "metrics_json": m,
+    }
+
+
+def conformer_stats(train_log: Path) -> dict:
+    """Conformer-generation summary line of the training log (how many of K really exist)."""
+    text = train_log.read_text(errors="replace") if train_log.exists() else ""
+    m = re.search(r"Conformers: (\d+) molecules, (\d+) embedded, (\d+) from cache, (\d+) failed, "
+                  r"(\d+) with fewer than K=(\d+) distinct conformers \(mean ([\d.]+)\)", text)
+    if not m:
+        return {}
+    mols, emb, cached, failed, fewer, k, mean = m.groups()
+    return {"conformers_embedded": int(emb), "conformers_from_cache": int(cached),
+            "conformers_failed": int(failed), "conformers_fewer_than_generated": int(fewer),
+            "conformers_generated_k": int(k), "conformers_mean_distinct": float(mean)}
+
+
+def mark_failed(name: str) -> None:
+    """Leave a marker so queued re-invocations do not retry a failing run forever."""
+    (WORK / "failed").mkdir(parents=True, exist_ok=True)
+    (WORK / "failed" / name).write_text(time.strftime("%Y-%m-%d %H:%M:%S") + "\n")
+
+
+def failed_before(dataset: str, split: str, setup: str, seed: int, tag: str = "") -> bool:
+    """Whether this combination left a failure marker (see :func:`mark_failed`)."""
+    return (WORK / "failed" / f"{dataset}_{split}_{setup}_s{seed}{tag}").exists()
+
+
+def code_digest() -> str:
+    """SHA-256 (first 12 hex) of molprop/**/*.py, conf/**/*.yaml, train.py and predict.py.
+
+    The app is under active development; this ties each result to the code that produced it.
+    """
+    h = hashlib.sha256()
+    files = sorted([*REPO.glob("molprop/**/*.py"), *REPO.glob("conf/**/*.yaml"),
+                    REPO / "train.py", REPO / "predict.py"])
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def done(dataset: str, split: str, setup: str, seed: int, results: Path = OUT) -> bool:
+    """Whether this combination is already in the results file."""
+    return any(
+        (r["dataset"], r["split"], r["setup"], r["seed"]) == (dataset, split, setup, seed)
+        for r in read_jsonl(results)
+    )
+
+
+def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
+            tag: str = "", keep: bool = False, results: Path = OUT) -> dict | None:
+    """Train + predict one combination; append and return its record (None on failure)."""
+    name = f"{dataset}_{split}_{setup}_s{seed}{tag}"
+    run_dir = WORK / "runs" / name
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    overrides = train_overrides(dataset, split, setup, seed, run_dir)
+    cmd = [sys.executable, "train.py", *overrides, *extra]
+    code = code_digest()
+    log(f"train {name} (code {code}): {' '.join(cmd)}")
+    tr = timed(cmd, WORK / f"{name}.train.log")
+    if tr["rc"] != 0:
+        mark_failed(name)
+        log(f"FAILED train {name} rc={tr['rc']}; see {WORK / (name + '.train.log')}")
+        return None
+    smiles, y = test_rows(dataset, split)
+    inp, out = run_dir / "bench_test_input.csv", run_dir / "bench_test_preds.csv"
+    with open(inp, "w", newline="") as fh:
+        csv.writer(fh).writerows([["smiles"], *[[s] for s in smiles]])
+    pr = timed(predict_command(run_dir, inp, out), WORK / f"{name}.predict.log")
+    k, m = SETUPS[setup]
+    rec = {
+        "tool": "molprop", "dataset": dataset, "split": split, "setup": setup, "K": k, "M": m,
+        "seed": seed, "code_sha": code,
+        "task": "classification" if dataset in CLASSIFICATION else "regression",
+        "n_test": len(y),
+        "train_wall_s": tr["wall_s"], "train_cpu_s": tr["cpu_s"],
+        "train_other_cpu_s": tr["other_cpu_s"],
+        "predict_wall_s": pr["wall_s"] if pr["rc"] == 0 else None,
+        "predict_other_cpu_s": pr["other_cpu_s"],
+    }
+    if pr["rc"] == 0:
+        rec["predict_mol_per_s"] = round(len(y) / pr["wall_s"], 1)
+        rec.update(score_predictions(dataset, out, y))
+    else:
+        log(f"predict failed for {name}; metric taken from metrics.json only")
+    summary = summarise_metrics_json(run_dir / "metrics.json", dataset)
+    summary.update(conformer_stats(WORK / f"{name}.train.log"))
+    key = "test_roc_auc" if dataset in CLASSIFICATION else "test_rmse"
+    if key not in rec and summary.get("metrics_json_test") is not None:
+        rec[key] = round(summary["metrics_json_test"], 4)
+        rec["metric_source"] = "metrics.json"
+    rec.update(summary)
+    rec.update({"command": " ".join(cmd), "predict_command": " ".join(
+        predict_command(run_dir, inp, out)), "extra_overrides": extra, "machine": machine()})
+    append_jsonl(results, rec)
+    with open(WORK / "timings.log", "a") as fh:
+        fh.write(f"{rec['machine']['date']}  {name}: train {tr['wall_s']:.0f}s wall "
+                 f"({tr['cpu_s']:.0f}s CPU, others {tr['other_cpu_s']}s), predict "
+                 f"{pr['wall_s']:.0f}s, {key}={rec.get(key)}\n")
+    log(f"done {name}: {key}={rec.get(key)} train={tr['wall_s']}s predict={pr['wall_s']}s")
+    if not keep:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    return rec

@@ -1,0 +1,301 @@
+"""Backbone speed/memory benchmark: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0.
+
+Not a test. Every measurement runs in its own subprocess with one torch thread and an address
+space cap (``resource.setrlimit(RLIMIT_AS)``), so an out-of-memory failure is a reported result.
+Peak memory is the subprocess's peak RSS (``ru_maxrss``), imports and model included.
+
+The peer (``se3-transformer-pytorch==0.9.0``, lucidrains) runs in its own venv,
+``benchmarks/.venv-peer``, created on first use (torch 2.13.0 CPU wheel first, then the peer).
+
+Usage::
+
+    nice -n 19 python benchmarks/backbone_speed.py [--peer-steps 1] [--steps 3]
+
+Prints a table; the last line is JSON with ``train_speedup``, ``infer_speedup``,
+``memory_ratio`` (molprop peak / peer peak) and the ``scaling`` points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venv-peer"
+PEER_PY = VENV / "bin" / "python"
+WORK = HERE / "work"
+BATCH, ATOMS, NEIGHBORS, DIM, DEPTH, HEADS, IN_DIM = 32, 25, 16, 32, 4, 4, 32
+SCALING_SIZES = (25, 50, 100, 200, 400)
+
+
+# ----------------------------------------------------------------------------- geometry
+def cluster(num: int, generator, density: float = 0.1, min_dist: float = 1.0):
+    """Molecule-like point cloud: uniform in a ball of ``density`` atoms/A^3, pairs >= min_dist."""
+    import torch
+
+    radius = (3 * num / (4 * math.pi * density)) ** (1 / 3)
+    points = torch.empty(0, 3)
+    while points.shape[0] < num:
+        cand = (torch.rand(4 * num, 3, generator=generator) * 2 - 1) * radius
+        cand = cand[cand.norm(dim=1) <= radius]
+        for p in cand:
+            if points.shape[0] == num:
+                break
+            if points.shape[0] == 0 or torch.cdist(p[None], points).min() >= min_dist:
+                points = torch.cat([points, p[None]])
+    return points
+
+
+def knn_edges(pos, k: int):
+    """Directed edges ``j -> i`` from each atom's ``k`` nearest neighbours: ``[2, N k]``."""
+    import torch
+
+    dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
+    nbr = dist.topk(min(k, pos.shape[0] - 1), largest=False).indices
+    dst = torch.arange(pos.shape[0]).repeat_interleave(nbr.shape[1])
+    return torch.stack([nbr.reshape(-1), dst])
+
+
+def radius_edges(pos, cutoff: float):
+    """All directed pairs closer than ``cutoff``: ``[2, E]``."""
+    import torch
+
+    dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
+    dst, src = torch.nonzero(dist < cutoff, as_tuple=True)
+    return torch.stack([src, dst])
+
+
+# ----------------------------------------------------------------------------- workers
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(step, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def worker_molprop(args) -> dict:
+    import torch
+    from torch_geometric.data import Batch, Data
+
+    from molprop.nn import SE3Transformer
+
+    gen = torch.Generator().manual_seed(0)
+
+    def graph(num):
+        pos = cluster(num, gen)
+        ei = radius_edges(pos, 5.0) if args.edges == "radius" else knn_edges(pos, NEIGHBORS)
+        return Data(x=torch.randn(num, IN_DIM, generator=gen), pos=pos, edge_index=ei)
+
+    batch = Batch.from_data_list([graph(args.atoms) for _ in range(args.batch)])
+    model = SE3Transformer(
+        IN_DIM, 0, 1, num_layers=DEPTH, max_degree=args.degree, channels=DIM,
+        num_heads=HEADS, radial_mode=args.radial_mode,
+    )  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    base = _rss_mib()
+
+    def train():
+        opt.zero_grad()
+        model(batch).square().mean().backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer():
+        model.eval()
+        model(batch)
+        model.train()
+
+    train()
+    t_train = _timed(train, args.steps)
+    infer()
+    t_infer = _timed(infer, args.steps)
+    return dict(
+        edges=int(batch.edge_index.shape[1]), train_s=t_train, infer_s=t_infer,
+        train_gps=args.batch / t_train, infer_gps=args.batch / t_infer,
+        peak_mib=_rss_mib(), base_mib=base,
+    )  # fmt: skip
+
+
+def worker_peer(args) -> dict:
+    import torch
+    from se3_transformer_pytorch import SE3Transformer
+
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.stack([cluster(args.atoms, gen) for _ in range(args.batch)])
+    feats = torch.randn(args.batch, args.atoms, IN_DIM, generator=gen)
+    mask = torch.ones(args.batch, args.atoms, dtype=torch.bool)
+    model = SE3Transformer(
+        dim=DIM, heads=HEADS, dim_head=16, depth=DEPTH, num_degrees=args.degree + 1,
+        num_neighbors=NEIGHBORS, reduce_dim_out=False,
+    )  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    base = _rss_mib()
+
+    def train(n=args.batch):
+        opt.zero_grad()
+        model(feats[:n], pos[:n], mask[:n]).mean(1).square().mean().backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer(n=args.batch):
+        model.eval()
+        model(feats[:n], pos[:n], mask[:n])
+        model.train()
+
+    train(2)  # warm-up on 2 graphs: builds and caches the peer's basis
+    t_train = _timed(train, args.steps)
+    infer(2)
+    t_infer = _timed(infer, args.steps)
+    return dict(
+        edges=args.batch * args.atoms * NEIGHBORS, train_s=t_train, infer_s=t_infer,
+        train_gps=args.batch / t_train, infer_gps=args.batch / t_infer,
+        peak_mib=_rss_mib(), base_mib=base,
+    )  # fmt: skip
+
+
+def run_worker(args) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    fn = worker_peer if args.worker == "peer" else worker_molprop
+    try:
+        result = dict(status="ok", **fn(args))
+    except (MemoryError, RuntimeError) as err:
+        if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
+            raise
+        result = dict(status="oom", error=str(err).splitlines()[0][:120], peak_mib=_rss_mib())
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# ----------------------------------------------------------------------------- driver
+def ensure_peer_venv() -> None:
+    """Create ``benchmarks/.venv-peer`` with torch 2.13.0 (CPU wheel) and the peer package."""
+    if PEER_PY.exists():
+        return
+    print(f"creating {VENV} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(PEER_PY), "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["torch==2.13.0"], check=True)
+    subprocess.run(pip + ["se3-transformer-pytorch==0.9.0"], check=True)
+
+
+def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
+    """Run one worker in a subprocess with ``RLIMIT_AS = cap_gib``; return its result dict."""
+    cmd = [python, str(Path(__file__).resolve())]
+    for key, value in opts.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    cap = int(cap_gib * 2**30)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["CACHE_PATH"] = str(WORK / "peer-basis-cache")
+    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        proc = subprocess.run(
+            cmd, preexec_fn=limit, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return dict(status="timeout", timeout_s=timeout)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:160]
+    status = "oom" if proc.returncode < 0 or "memory" in tail.lower() else "error"
+    return dict(status=status, returncode=proc.returncode, error=tail)
+
+
+def fmt(name: str, r: dict) -> str:
+    if r.get("status") != "ok":
+        return f"{name:<34} {r.get('status', '?').upper():>10}  {r.get('error', '')}"
+    return (
+        f"{name:<34} {r['edges']:>7} {r['train_gps']:>10.2f} {r['infer_gps']:>10.2f}"
+        f" {r['peak_mib']:>9.0f}"
+    )
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=3, help="timed molprop steps (median)")
+    p.add_argument("--peer-steps", type=int, default=1, help="timed peer steps (it is slow)")
+    p.add_argument("--peer-degrees", default="1,2", help="peer max degrees to try")
+    p.add_argument("--cap-gib", type=float, default=16.0, help="address-space cap per run")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
+    p.add_argument("--skip-peer", action="store_true")
+    p.add_argument("--skip-full", action="store_true", help="skip radial_mode='full' row")
+    # internal: worker mode
+    p.add_argument("--worker", choices=["molprop", "peer"], help=argparse.SUPPRESS)
+    p.add_argument("--degree", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--atoms", type=int, default=ATOMS, help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
+    p.add_argument("--edges", default="knn", help=argparse.SUPPRESS)
+    p.add_argument("--radial-mode", default="channelwise", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return run_worker(args)
+
+    print(f"config: batch {BATCH} x {ATOMS} atoms, kNN {NEIGHBORS}, dim {DIM}, depth {DEPTH}, "
+          f"{HEADS} heads, 1 thread, cap {args.cap_gib} GiB")  # fmt: skip
+    print(f"{'run':<34} {'edges':>7} {'train g/s':>10} {'infer g/s':>10} {'peak MiB':>9}")
+    run = dict(cap_gib=args.cap_gib, timeout=args.timeout)
+    results = {}
+    for deg in (1, 2, 3):
+        results[f"molprop_L{deg}"] = spawn(
+            sys.executable, worker="molprop", degree=deg, steps=args.steps, **run
+        )
+        print(fmt(f"molprop degrees 0-{deg}", results[f"molprop_L{deg}"]), flush=True)
+    if not args.skip_full:
+        r = spawn(sys.executable, worker="molprop", degree=1, steps=1, radial_mode="full", **run)
+        results["molprop_L1_full"] = r
+        print(fmt("molprop 0-1 radial_mode=full", r), flush=True)
+    if not args.skip_peer:
+        ensure_peer_venv()
+        for deg in (int(d) for d in args.peer_degrees.split(",")):
+            r = spawn(str(PEER_PY), worker="peer", degree=deg, steps=args.peer_steps, **run)
+            results[f"peer_L{deg}"] = r
+            print(fmt(f"se3-transformer-pytorch 0-{deg}", r), flush=True)
+
+    print("\nscaling, degrees 0-2, one graph, 5 A radius graph, density 0.1/A^3, fwd+bwd")
+    print(f"{'atoms':>6} {'edges':>7} {'s/step':>8} {'ms/kedge':>9} {'peak MiB':>9}")
+    scaling = []
+    for num in SCALING_SIZES:
+        r = spawn(sys.executable, worker="molprop", degree=2, atoms=num, batch=1,
+                  edges="radius", steps=args.steps, **run)  # fmt: skip
+        point = dict(atoms=num, status=r["status"])
+        if r["status"] == "ok":
+            point.update(edges=r["edges"], train_s=r["train_s"], peak_mib=r["peak_mib"])
+            print(f"{num:>6} {r['edges']:>7} {r['train_s']:>8.3f} "
+                  f"{1e6 * r['train_s'] / r['edges']:>9.3f} {r['peak_mib']:>9.0f}")  # fmt: skip
+        else:
+            print(fmt(str(num), r))
+        scaling.append(point)
+
+    ours, peer = results["molprop_L1"], results.get("peer_L1", {})
+    both = ours.get("status") == "ok" and peer.get("status") == "ok"
+    summary = dict(
+        train_speedup=ours["train_gps"] / peer["train_gps"] if both else None,
+        infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,
+        memory_ratio=ours["peak_mib"] / peer["peak_mib"] if both else None,
+        runs=results,
+        scaling=scaling,
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

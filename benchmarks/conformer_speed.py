@@ -1,0 +1,160 @@
+"""Conformer throughput of molprop's pipeline against a plain RDKit loop (not a test).
+
+For a subset of ESOL, side by side in one run, for K=1 and K=10, with and without MMFF:
+
+- molecules/s of a plain single-process RDKit loop (AddHs, ETKDGv3 with the same seed
+  scheme and pruning, MMFFOptimizeMoleculeConfs) and of molprop with 1 worker (parsing,
+  canonicalisation, embedding, optimisation, pruning and cache writes included);
+  ratio = molprop / plain (target >= 0.9 per core), from wall time and from CPU time;
+- molprop with 2 workers: speedup 1 -> 2 workers (target >= 1.7);
+- cold build (2 workers, empty cache) against a warm-cache rebuild (target >= 50x).
+
+Usage::
+
+    nice python benchmarks/conformer_speed.py [ESOL.csv] [--limit 200] [--configs 1:none ...]
+
+The default input is ``../shared/data/esol.csv`` next to the repository. The last line
+printed is JSON with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import rdkit
+from rdkit import Chem
+from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
+from rdkit.rdBase import BlockLogs
+
+from molprop.chem.conformers import ConformerConfig
+from molprop.chem.molecules import molecule_seed
+from molprop.data.ensembles import build_ensembles
+
+DEFAULT_ESOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "esol.csv"
+
+
+def plain_loop(smiles: list[str], cfg: ConformerConfig) -> int:
+    """The reference: a bare RDKit loop doing the same embedding and optimisation."""
+    count = 0
+    with BlockLogs():
+        for smi in smiles:
+            mol = Chem.AddHs(Chem.MolFromSmiles(smi))
+            params = rdDistGeom.ETKDGv3()
+            params.randomSeed = molecule_seed(cfg.seed, smi)
+            params.pruneRmsThresh = cfg.prune_rms
+            params.numThreads = 1
+            cids = rdDistGeom.EmbedMultipleConfs(mol, cfg.num_conformers, params)
+            if cfg.optimize == "mmff" and len(cids):
+                rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(
+                    mol, numThreads=1, maxIters=cfg.max_iters
+                )
+            count += len(cids)
+    return count
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process, result)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - wall, time.process_time() - cpu, out
+
+
+def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
+    """All measurements for one (K, optimize) setting."""
+    cfg = ConformerConfig(num_conformers=k, optimize=optimize, seed=0, timeout=None)
+    n = len(smiles)
+    plain_wall, plain_cpu, _ = timed(plain_loop, smiles, cfg)
+    one_wall, one_cpu, ens = timed(
+        build_ensembles, smiles, cfg, num_workers=1, cache_dir=work / f"c1_{k}_{optimize}"
+    )
+    cold_dir = work / f"c2_{k}_{optimize}"
+    two_wall, _, _ = timed(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
+    warm_wall, _, warm = timed(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
+    assert warm.embedded == 0, "warm rebuild embedded molecules"
+    return {
+        "K": k,
+        "optimize": optimize,
+        "molecules": n,
+        "failures": sum(e is not None for e in ens.errors),
+        "conformers": sum(len(e) for e in ens.ensembles if e is not None),
+        "plain_mol_s": n / plain_wall,
+        "molprop_1w_mol_s": n / one_wall,
+        "ratio_wall": plain_wall / one_wall,
+        "ratio_cpu": plain_cpu / one_cpu,
+        "molprop_2w_mol_s": n / two_wall,
+        "speedup_1_to_2": one_wall / two_wall,
+        "cold_s": two_wall,
+        "warm_s": warm_wall,
+        "warm_speedup": two_wall / warm_wall,
+    }
+
+
+def machine() -> str:
+    """CPU model, cores and library versions."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{platform.node()} | {model} | {os.cpu_count()} cores | Python "
+        f"{platform.python_version()} | RDKit {rdkit.__version__}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("esol", nargs="?", default=str(DEFAULT_ESOL), help="ESOL CSV")
+    parser.add_argument("--limit", type=int, default=200, help="first N molecules")
+    parser.add_argument(
+        "--configs", nargs="+", default=["1:none", "1:mmff", "10:none", "10:mmff"], help="K:opt"
+    )
+    args = parser.parse_args(argv)
+    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print("machine:", machine())
+    print("date:", dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    load_before = os.getloadavg()
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*load_before))
+    smiles = pd.read_csv(args.esol)["smiles"].tolist()[: args.limit]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for item in args.configs:
+            k, optimize = item.split(":")
+            rows.append(run_config(smiles, int(k), optimize, Path(tmp)))
+            print(f"  done K={k} {optimize}", flush=True)
+    load_after = os.getloadavg()
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*load_after))
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(
+        json.dumps(
+            {
+                "input": args.esol,
+                "limit": args.limit,
+                "load_before": load_before,
+                "load_after": load_after,
+                "results": [
+                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                    for r in rows
+                ],
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

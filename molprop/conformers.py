@@ -1,0 +1,89 @@
+r"""Command ``python -m molprop.conformers``: fill the conformer cache for a SMILES CSV.
+
+Example::
+
+    python -m molprop.conformers molecules.csv --num-conformers 10 --workers 4 \
+        --cache-dir data/cache --out conformers.sdf
+
+Prints a summary; the last line is JSON ``{"molecules", "conformers", "failures",
+"seconds"}``. Molecules that cannot be parsed or embedded are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from molprop.chem.conformers import OPTIMIZERS, ConformerConfig
+from molprop.exceptions import MolpropError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m molprop.conformers",
+        description="Generate (and cache) RDKit ETKDGv3 conformer ensembles for a SMILES CSV.",
+    )
+    parser.add_argument("input", help="CSV file with a SMILES column")
+    parser.add_argument("--smiles-column", default=None, help="default: smiles, else column 1")
+    parser.add_argument("--num-conformers", type=int, default=10, help="K per molecule")
+    parser.add_argument("--optimize", choices=OPTIMIZERS, default="mmff")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prune-rms", type=float, default=0.5)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per molecule")
+    parser.add_argument("--workers", type=int, default=None, help="default: all cores")
+    parser.add_argument("--cache-dir", default="data/cache", help="'' disables the cache")
+    parser.add_argument("--out", default=None, help="write every conformer to this SDF")
+    parser.add_argument("--skipped", default=None, help="CSV of skipped rows (row,smiles,reason)")
+    parser.add_argument("--keep-fragments", action="store_true", help="do not strip salts")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from molprop.data.ensembles import run_conformer_job
+
+    try:
+        cfg = ConformerConfig(
+            num_conformers=args.num_conformers,
+            seed=args.seed,
+            prune_rms=args.prune_rms,
+            optimize=args.optimize,
+            timeout=args.timeout,
+        )
+        summary = run_conformer_job(
+            args.input,
+            cfg,
+            smiles_column=args.smiles_column,
+            num_workers=args.workers,
+            cache_dir=args.cache_dir or None,
+            out=args.out,
+            skipped_path=args.skipped,
+            largest_fragment=not args.keep_fragments,
+            progress=not args.quiet,
+        )
+    except MolpropError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    skipped = summary.pop("skipped")
+    for row in skipped.itertuples(index=False):
+        print(f"skipped row {row.row} ({row.smiles}): {row.reason}")
+    print(
+        f"molecules: {summary['molecules']}  conformers: {summary['conformers']}  "
+        f"failures: {summary['failures']}  embedded: {summary['embedded']}  "
+        f"seconds: {summary['seconds']:.2f}"
+    )
+    if args.out:
+        print(f"wrote {args.out}")
+    keys = ("molecules", "conformers", "failures", "seconds")
+    print(json.dumps({k: summary[k] for k in keys}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""LightningDataModule: input file -> conformer graphs -> split, scaled, sampled loaders.
+
+Usage (plain dicts, no Hydra objects)::
+
+    dm = MolDataModule(data, conformers, graph, bagging, batch_size=32,
+                       cache_dir="data/cache", run_dir="outputs/run1")
+    dm.setup()
+    dm.train_dataloader()            # Batches with RAW (unscaled) y [B, T]
+    dm.test_dataloader()             # every conformer of every test molecule
+    dm.split_frame("test")           # rows of the test molecules: row, SMILES, carried, targets
+    dm.loader([3, 7, 9])             # all conformers of given rows, in row order
+
+``setup()`` writes ``splits.json`` and ``skipped.csv`` into ``run_dir`` when given.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+from torch_geometric.loader import DataLoader
+
+from molprop.chem.conformers import ConformerConfig
+from molprop.data.dataset import (
+    ConformerDataset,
+    ConformerSampler,
+    file_digest,
+    load_or_build,
+    nan_scaler,
+    processed_key,
+)
+from molprop.data.ensembles import build_ensembles, check_skipped, skipped_frame
+from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM, check_graph_config
+from molprop.data.io import MolTable, read_table
+from molprop.data.pipeline import ensemble_graphs, structure_ensemble
+from molprop.data.sources import BUILTIN_DEFAULTS, resolve_data_path
+from molprop.data.splits import SPLIT_NAMES, make_split, write_split
+
+log = logging.getLogger(__name__)
+
+
+class MolDataModule(L.LightningDataModule):
+    """Data of one training run; see the module docstring and ``data/README.md``.
+
+    Args:
+        data: ``data`` settings (path, builtin, smiles_column, target_columns, task,
+            largest_fragment, max_skipped_fraction, split, split_key, split_column,
+            split_file, split_sizes, split_seed, name, url, sha256, limit).
+        conformers: ``conformers`` settings (incl. ``num_workers``).
+        graph: ``graph`` settings (hydrogens, cutoff, max_neighbors).
+        bagging: ``bagging`` settings (num_conformers, train_sampling).
+        batch_size: Graphs per batch.
+        loader_workers: DataLoader worker processes.
+        seed: Seed of the training conformer sampling and shuffling.
+        cache_dir: Conformer cache and processed graphs root (``paths.cache_dir``).
+        run_dir: Where ``splits.json`` and ``skipped.csv`` are written.
+        bootstrap_seed: Resample the training molecules with replacement (ensembles).
+        data_dir: Folder for built/downloaded datasets; default the parent of
+            ``cache_dir``, else ``data``.
+        progress: Show a progress bar while embedding.
+    """
+
+    def __init__(
+        self,
+        data: dict,
+        conformers: dict,
+        graph: dict,
+        bagging: dict | None = None,
+        batch_size: int = 32,
+        loader_workers: int = 0,
+        seed: int = 0,
+        cache_dir: str | None = None,
+        run_dir: str | None = None,
+        bootstrap_seed: int | None = None,
+        data_dir: str | None = None,
+        progress: bool = True,
+    ):
+        super().__init__()
+        self.data_cfg = dict(data)
+        self.conformer_cfg = dict(conformers or {})
+        self.graph_cfg = check_graph_config(graph)
+        self.bagging_cfg = dict(bagging or {})
+        self.batch_size = int(batch_size)
+        self.loader_workers = int(loader_workers)
+        self.seed = int(seed)
+        self.cache_dir = cache_dir
+        self.run_dir = run_dir
+        self.bootstrap_seed = bootstrap_seed
+        default_dir = Path(cache_dir).parent if cache_dir else Path("data")
+        self.data_dir = Path(data_dir) if data_dir else default_dir
+        self.progress = progress
+        self.atom_dim, self.edge_dim = ATOM_FEATURE_DIM, BOND_FEATURE_DIM
+        self.dataset: ConformerDataset | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, stage: str | None = None) -> None:
+        """Read, embed (cached), featurize, split and fit the scaler; runs once."""
+        if self.dataset is not None:
+            return
+        cfg = dict(self.data_cfg)
+        for k, v in BUILTIN_DEFAULTS.get(cfg.get("builtin") or "", {}).items():
+            cfg[k] = cfg.get(k) or v
+        path = resolve_data_path(cfg, self.data_dir)
+        table = read_table(
+            path,
+            cfg.get("smiles_column"),
+            cfg.get("target_columns"),
+            cfg.get("task"),
+            exclude=[c for c in [cfg.get("split_column")] if c],
+        )
+        if cfg.get("limit"):
+            table = _head(table, int(cfg["limit"]))
+        self.source = path
+        self.table = table.frame
+        self.smiles_column, self.task = table.smiles_column, table.task
+        self.task_names, self.carried_columns = table.target_columns, table.carried_columns
+        self.targets = table.targets
+        self.dataset, meta, _ = load_or_build(
+            self._root(cfg, path), self._key(cfg, table, path), lambda: self._build(cfg, table)
+        )
+        self.canonical = meta["canonical"]
+        rows = range(len(table))
+        self.skipped = skipped_frame(rows, table.smiles, meta["errors"])
+        if self.run_dir:
+            Path(self.run_dir).mkdir(parents=True, exist_ok=True)
+            self.skipped.to_csv(Path(self.run_dir) / "skipped.csv", index=False)
+        max_skipped = cfg.get("max_skipped_fraction")
+        max_skipped = 0.1 if max_skipped is None else float(max_skipped)
+        check_skipped(self.skipped, len(table), max_skipped, str(path))
+        self._groups = self.dataset.groups()
+        usable = [r for r in rows if r in self._groups]
+        self.split = make_split(
+            self._split_cfg(cfg, path),
+            table.frame,
+            usable,
+            [self.canonical[r] for r in usable],
+            str(path),
+        )
+        if self.run_dir:
+            write_split(self.split, Path(self.run_dir) / "splits.json")
+        self.train_rows = self._train_rows()
+        train = np.array(sorted(set(self.split["train"])), dtype=np.int64)
+        if self.task == "classification":
+            self.scaler_mean, self.scaler_std = nan_scaler(np.zeros((0, len(self.task_names))))
+        else:
+            self.scaler_mean, self.scaler_std = nan_scaler(self.targets[train])
+        log.info(
+            "Data: %s rows, %d usable, %d skipped, split %s, %d graphs",
+            len(table),
+            len(usable),
+            len(self.skipped),
+            {k: len(v) for k, v in self.split.items()},
+            len(self.dataset),
+        )
+
+    def _num_conformers(self) -> int:
+        generated = int(self.conformer_cfg.get("num_conformers") or 10)
+        wanted = self.bagging_cfg.get("num_conformers")
+        return generated if wanted is None else min(int(wanted), generated)
+
+    def _root(self, cfg: dict, path: Path) -> Path | None:
+        if not self.cache_dir:
+            return None
+        return Path(self.cache_dir) / "datasets" / str(cfg.get("name") or path.stem)
+
+    def _key(self, cfg: dict, table: MolTable, path: Path) -> str:
+        return processed_key(
+            {
+                "file": file_digest(path),
+                "rows": len(table),
+                "smiles_column": table.smiles_column,
+                "targets": table.target_columns,
+                "largest_fragment": bool(cfg.get("largest_fragment", True)),
+                "conformers": ConformerConfig.from_dict(self.conformer_cfg).cache_settings(),
+                "num_conformers": self._num_conformers(),
+                "graph": self.graph_cfg,
+            }
+        )
+
+    def _build(self, cfg: dict, table: MolTable):
+        """Graphs of every usable row, and metadata (canonical SMILES, errors)."""
+        k = self._num_conformers()
+        if table.structures is not None:  # SDF: coordinates as given
+            canonical = [s or None for s in table.smiles]
+            errors = list(table.errors)
+            ensembles = [
+                None if m is None else structure_ensemble(m, s)
+                for m, s in zip(table.structures, table.smiles, strict=True)
+            ]
+        else:
+            ens = build_ensembles(
+                table.smiles,
+                self.conformer_cfg,
+                largest_fragment=bool(cfg.get("largest_fragment", True)),
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+            )
+            canonical, errors, ensembles = ens.canonical, ens.errors, ens.ensembles
+        graphs = []
+        for row, ensemble in enumerate(ensembles):
+            if ensemble is not None:
+                graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
+        return graphs, {"canonical": canonical, "errors": errors}
+
+    def _split_cfg(self, cfg: dict, path: Path) -> dict:
+        cfg = dict(cfg)
+        if str(cfg.get("split")) == "file" and not cfg.get("split_file"):
+            cfg["split_file"] = str(path.parent / "splits" / f"{cfg.get('name') or path.stem}.json")
+        return cfg
+
+    def _train_rows(self) -> list[int]:
+        rows = list(self.split["train"])
+        if self.bootstrap_seed is None or not rows:
+            return rows
+        rng = np.random.default_rng(int(self.bootstrap_seed))
+        return sorted(int(rows[i]) for i in rng.integers(0, len(rows), size=len(rows)))
+
+    # ---------------------------------------------------------------- loaders
+    def _indices(self, rows) -> list[int]:
+        return [i for r in rows for i in self._groups.get(int(r), [])]
+
+    def loader(self, rows, shuffle: bool = False) -> DataLoader:
+        """Loader over every conformer of the given rows (in row order)."""
+        subset = self.dataset.index_select(self._indices(rows))
+        return DataLoader(
+            subset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.loader_workers
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Training loader; ``bagging.train_sampling`` ``sample`` or ``all``."""
+        mode = str(self.bagging_cfg.get("train_sampling") or "sample")
+        groups = [self._groups[r] for r in self.train_rows]
+        sampler = ConformerSampler(groups, mode, self.seed)
+        return DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.loader_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        """All conformers of the validation molecules."""
+        return self.loader(self.split["val"])
+
+    def test_dataloader(self) -> DataLoader:
+        """All conformers of the test molecules."""
+        return self.loader(self.split["test"])
+
+    def predict_dataloader(self) -> DataLoader:
+        """All conformers of every usable molecule, in row order."""
+        return self.loader(sorted(self._groups))
+
+    def split_frame(self, which: str | list[int]) -> pd.DataFrame:
+        """Input rows of a split (or row list): ``row``, SMILES, carried and target columns."""
+        if isinstance(which, str) and which not in SPLIT_NAMES:
+            raise KeyError(f"split '{which}'; expected one of {SPLIT_NAMES} or a list of rows")
+        rows = self.split[which] if isinstance(which, str) else [int(r) for r in which]
+        frame = self.table.loc[rows, [self.smiles_column, *self.carried_columns]].copy()
+        for j, name in enumerate(self.task_names):
+            frame[name] = self.targets[rows, j]
+        return frame.reset_index()
+
+
+def _head(table: MolTable, limit: int) -> MolTable:
+    """Keep the first ``limit`` rows of a table (``data.limit``)."""
+    table.frame = table.frame.iloc[:limit]
+    table.targets = table.targets[:limit]
+    if table.structures is not None:
+        table.structures = table.structures[:limit]
+        table.errors = table.errors[:limit]
+    return table

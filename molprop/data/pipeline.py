@@ -1,0 +1,137 @@
+"""End-to-end helpers: SMILES or SDF -> per-molecule lists of conformer graphs.
+
+These are the entry points used for prediction; the training data module uses the same
+building blocks (:func:`ensemble_graphs`), so a molecule is featurized identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch_geometric.data import Data
+
+from molprop.chem.ensemble import ConformerEnsemble
+from molprop.data.ensembles import build_ensembles
+from molprop.data.featurize import MolFeaturizer
+
+
+def ensemble_graphs(
+    ensemble: ConformerEnsemble,
+    graph_cfg: dict,
+    y: np.ndarray | None,
+    mol_idx: int,
+    max_conformers: int | None = None,
+    num_tasks: int = 0,
+) -> list[Data]:
+    """One ``Data`` per conformer (the first ``max_conformers``, i.e. lowest energy).
+
+    Args:
+        ensemble: The molecule's conformers.
+        graph_cfg: ``graph`` settings.
+        y: ``[T]`` targets or ``None`` (then ``y`` is ``[1, num_tasks]`` of NaN).
+        mol_idx: Row index of the molecule.
+        max_conformers: Keep at most this many conformers.
+        num_tasks: ``T`` when ``y`` is ``None``.
+    """
+    featurizer = MolFeaturizer(ensemble.mol, graph_cfg)
+    if y is None:
+        y = np.full(num_tasks, np.nan)
+    count = len(ensemble) if max_conformers is None else min(len(ensemble), int(max_conformers))
+    return [featurizer.graph(ensemble.coords[k], y, mol_idx, k) for k in range(count)]
+
+
+def smiles_to_graphs(
+    smiles: Sequence[str],
+    conformer_cfg: dict,
+    graph_cfg: dict,
+    *,
+    num_workers: int | None = None,
+    cache_dir: str | None = None,
+    largest_fragment: bool = True,
+    targets: np.ndarray | None = None,
+    mol_indices: Sequence[int] | None = None,
+    progress: bool = False,
+    max_conformers: int | None = None,
+) -> tuple[list[list[Data]], list[str | None]]:
+    """Conformer graphs for SMILES strings (used by predict).
+
+    Args:
+        smiles: Input SMILES.
+        conformer_cfg: ``conformers`` settings.
+        graph_cfg: ``graph`` settings.
+        num_workers: Embedding processes; ``None`` = ``conformers.num_workers`` or all cores.
+        cache_dir: Conformer cache root or ``None``.
+        largest_fragment: Keep only the largest fragment.
+        targets: ``[n, T]`` targets (NaN = missing); default ``y`` is ``[1, 0]``.
+        mol_indices: ``mol_idx`` of each molecule; default ``0..n-1``.
+        progress: Show a progress bar while embedding.
+        max_conformers: Keep the first (lowest-energy) conformers only.
+
+    Returns:
+        ``(graphs, errors)`` with one entry per input in order; ``graphs[i]`` is ``[]``
+        and ``errors[i]`` the reason ("invalid SMILES: ...", "embedding failed: ...")
+        when molecule ``i`` failed.
+    """
+    smiles = list(smiles)
+    indices = list(range(len(smiles))) if mol_indices is None else [int(i) for i in mol_indices]
+    num_tasks = 0 if targets is None else int(np.asarray(targets).shape[1])
+    ens = build_ensembles(
+        smiles,
+        conformer_cfg,
+        largest_fragment=largest_fragment,
+        num_workers=num_workers,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    graphs: list[list[Data]] = []
+    for i, ensemble in enumerate(ens.ensembles):
+        if ensemble is None:
+            graphs.append([])
+            continue
+        y = None if targets is None else np.asarray(targets, dtype=float)[i]
+        graphs.append(
+            ensemble_graphs(ensemble, graph_cfg, y, indices[i], max_conformers, num_tasks)
+        )
+    return graphs, list(ens.errors)
+
+
+def structure_ensemble(mol, smiles: str) -> ConformerEnsemble:
+    """Wrap a molecule with conformers (e.g. read from an SDF) as an ensemble."""
+    coords = np.stack([c.GetPositions() for c in mol.GetConformers()]).astype(np.float64)
+    bare = type(mol)(mol)
+    bare.RemoveAllConformers()
+    return ConformerEnsemble(
+        smiles, bare, coords, np.full(len(coords), np.nan), len(coords), "none"
+    )
+
+
+def sdf_to_graphs(
+    path: str | Path, graph_cfg: dict, target_columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, list[list[Data]], list[str | None]]:
+    """Conformer graphs from an SDF, using its coordinates as they are.
+
+    Records sharing ``_Name`` are conformers of one molecule.
+
+    Args:
+        path: The SDF file.
+        graph_cfg: ``graph`` settings.
+        target_columns: SD tags used as ``y``; default none (``y`` is ``[1, 0]``).
+
+    Returns:
+        ``(records, graphs, errors)``: one row per molecule (``_Name``, ``smiles``, SD tags),
+        its graphs (``[]`` when it failed) and the failure reason or ``None``.
+    """
+    from molprop.data.sdf import read_sdf
+
+    table = read_sdf(path, target_columns if target_columns is not None else [])
+    graphs: list[list[Data]] = []
+    for row, mol in enumerate(table.structures):
+        if mol is None:
+            graphs.append([])
+            continue
+        ensemble = structure_ensemble(mol, table.frame["smiles"].iloc[row])
+        graphs.append(ensemble_graphs(ensemble, graph_cfg, table.targets[row], row))
+    return table.frame, graphs, list(table.errors)

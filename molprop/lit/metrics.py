@@ -1,0 +1,124 @@
+"""Per-molecule metrics (torchmetrics) and the spread-versus-error correlation.
+
+All functions take *aggregated* predictions (one row per molecule, see
+:mod:`molprop.bagging`) in output space; NaN targets are ignored task by task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from torchmetrics.functional import (
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+)
+from torchmetrics.functional.classification import (
+    binary_accuracy,
+    binary_auroc,
+    binary_average_precision,
+)
+
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+CLASSIFICATION_METRICS = ("roc_auc", "pr_auc", "accuracy")
+#: Metric monitored for checkpointing/sweeps per task type, and its optimisation mode.
+MONITOR = {"regression": ("rmse", "min"), "classification": ("roc_auc", "max")}
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    """Metric names computed for a task type (``regression`` or ``classification``)."""
+    return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+
+
+def _task_metrics(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, float]:
+    """Metrics of one task on valid (non-NaN target) molecules; NaN where undefined."""
+    nan = float("nan")
+    if task == "regression":
+        if pred.numel() == 0:
+            return dict.fromkeys(REGRESSION_METRICS, nan)
+        r2 = float(r2_score(pred, target)) if pred.numel() > 1 else nan
+        return {
+            "rmse": float(mean_squared_error(pred, target, squared=False)),
+            "mae": float(mean_absolute_error(pred, target)),
+            "r2": r2,
+        }
+    labels = target.round().long()
+    if pred.numel() == 0:
+        return dict.fromkeys(CLASSIFICATION_METRICS, nan)
+    both = bool(labels.min() == 0 and labels.max() == 1)
+    return {
+        "roc_auc": float(binary_auroc(pred, labels)) if both else nan,
+        "pr_auc": float(binary_average_precision(pred, labels)) if both else nan,
+        "accuracy": float(binary_accuracy(pred, labels)),
+    }
+
+
+def compute_metrics(
+    pred: torch.Tensor, target: torch.Tensor, task: str, task_names: Sequence[str]
+) -> dict[str, float]:
+    """Metrics per task and their mean over tasks.
+
+    Args:
+        pred: Per-molecule predictions (target units or probabilities). Shape ``[M, T]``.
+        target: Per-molecule targets, NaN where missing. Shape ``[M, T]``.
+        task: ``"regression"`` or ``"classification"``.
+        task_names: The ``T`` task names.
+
+    Returns:
+        ``{"rmse": mean over tasks, ...}`` plus ``"rmse/<task>"`` entries when ``T > 1``.
+        Undefined values (e.g. ROC-AUC with one class) are NaN and skipped in the mean.
+    """
+    pred, target = pred.detach().float().cpu(), target.detach().float().cpu()
+    per_task = []
+    for t in range(target.shape[1]):
+        mask = ~torch.isnan(target[:, t])
+        per_task.append(_task_metrics(pred[mask, t], target[mask, t], task))
+    out: dict[str, float] = {}
+    for name in metric_names(task):
+        values = [m[name] for m in per_task if not math.isnan(m[name])]
+        out[name] = float(np.mean(values)) if values else float("nan")
+        if len(task_names) > 1:
+            for task_name, m in zip(task_names, per_task, strict=True):
+                out[f"{name}/{task_name}"] = m[name]
+    return out
+
+
+def spread_error_spearman(
+    pred: torch.Tensor, spread: torch.Tensor | None, target: torch.Tensor
+) -> float:
+    """Spearman correlation between a prediction's spread and its absolute error.
+
+    Args:
+        pred: Per-molecule predictions. Shape ``[M, T]``.
+        spread: Per-molecule spread (conformer or ensemble std). Shape ``[M, T]`` or ``None``.
+        target: Per-molecule targets, NaN where missing. Shape ``[M, T]``.
+
+    Returns:
+        The correlation over all valid (molecule, task) pairs; NaN when undefined
+        (no spread, fewer than 3 pairs or a constant input).
+    """
+    if spread is None:
+        return float("nan")
+    mask = ~torch.isnan(target)
+    error = (pred - target).abs()[mask].cpu().numpy()
+    s = spread[mask].detach().cpu().numpy()
+    if error.size < 3 or np.ptp(s) == 0 or np.ptp(error) == 0:
+        return float("nan")
+    return float(spearmanr(s, error).statistic)
+
+
+def to_json_safe(values: dict) -> dict:
+    """Replace NaN/inf floats by ``None`` recursively so the dict is strict JSON."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out[key] = to_json_safe(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            out[key] = None
+        else:
+            out[key] = value
+    return out

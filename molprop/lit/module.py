@@ -1,0 +1,217 @@
+"""LightningModule: masked losses, per-molecule metrics on conformer-aggregated predictions."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from molprop.bagging import aggregate_conformers, molecule_targets
+from molprop.lit.metrics import compute_metrics
+from molprop.lit.model import PropertyModel
+
+LOSSES = ("mse", "smooth_l1", "bce")
+
+
+def masked_loss(raw: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean loss over the non-NaN target entries.
+
+    Args:
+        raw: Model outputs (standardised values or logits). Shape ``[B, T]``.
+        target: Standardised targets or 0/1 labels, NaN where missing. Shape ``[B, T]``.
+        loss: ``"mse"``, ``"smooth_l1"`` or ``"bce"`` (with logits).
+
+    Returns:
+        Scalar loss; exactly 0 (still differentiable) when every target is missing.
+    """
+    mask = ~torch.isnan(target)
+    filled = torch.where(mask, target, torch.zeros_like(target))
+    raw = raw.float()
+    if loss == "mse":
+        values = F.mse_loss(raw, filled, reduction="none")
+    elif loss == "smooth_l1":
+        values = F.smooth_l1_loss(raw, filled, reduction="none")
+    elif loss == "bce":
+        values = F.binary_cross_entropy_with_logits(raw, filled, reduction="none")
+    else:
+        raise ValueError(f"model.loss={loss!r} is not supported; expected one of {LOSSES}")
+    count = mask.sum()
+    return (values * mask).sum() / count.clamp(min=1)
+
+
+def unique_conformers(parts: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Keep the first row of each (molecule, conformer) pair.
+
+    Distributed samplers pad ranks with repeated samples; after all-gather those rows
+    must count once.
+
+    Args:
+        parts: ``[pred [B, T], y [B, T], mol_idx [B], conf_idx [B]]``.
+
+    Returns:
+        The same tensors restricted to unique ``(mol_idx, conf_idx)`` rows.
+    """
+    mol_idx, conf_idx = parts[2], parts[3]
+    if mol_idx.numel() == 0:
+        return parts
+    key = mol_idx * (int(conf_idx.max()) + 1) + conf_idx
+    _, inverse = torch.unique(key, return_inverse=True)
+    positions = torch.arange(key.numel(), device=key.device)
+    first = torch.full((int(inverse.max()) + 1,), key.numel(), device=key.device,
+                       dtype=torch.long)
+    first.scatter_reduce_(0, inverse, positions, reduce="amin")
+    return [p[first] for p in parts]
+
+
+class MolpropModule(pl.LightningModule):
+    """Trains a :class:`PropertyModel`; validates/tests on per-molecule aggregated predictions.
+
+    Args:
+        backbone: ``SE3Transformer`` kwargs as a plain dict (``in_dim``, ``edge_dim`` set).
+        task_names: Task (target column) names.
+        task: ``"regression"`` or ``"classification"``.
+        scaler_mean: Per-task training-target mean (regression).
+        scaler_std: Per-task training-target std (regression).
+        loss: ``"mse"`` or ``"smooth_l1"`` for regression; classification always uses BCE.
+        aggregate: Conformer aggregation, ``"mean"`` or ``"median"``.
+        monitor: Metric the plateau scheduler follows, e.g. ``"val/rmse"``.
+        monitor_mode: ``"min"`` or ``"max"`` for ``monitor``.
+        optimizer: Partial ``optimizer(params)``; AdamW(lr=1e-3) when ``None``.
+        scheduler: Partial ``scheduler(optimizer[, total_steps=...])`` or ``None``.
+        backbone_module: Pre-built backbone (for tests); built from ``backbone`` otherwise.
+    """
+
+    def __init__(
+        self,
+        backbone: dict[str, Any],
+        task_names: Sequence[str],
+        task: str = "regression",
+        scaler_mean: Sequence[float] | None = None,
+        scaler_std: Sequence[float] | None = None,
+        loss: str = "mse",
+        aggregate: str = "mean",
+        monitor: str = "val/rmse",
+        monitor_mode: str = "min",
+        optimizer: Callable | None = None,
+        scheduler: Callable | None = None,
+        backbone_module: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
+        self.model = PropertyModel(
+            backbone, task_names, task, scaler_mean, scaler_std, backbone_module=backbone_module
+        )
+        self.loss_name = "bce" if task == "classification" else loss
+        if self.loss_name not in LOSSES:
+            raise ValueError(f"model.loss={loss!r} is not supported; expected mse or smooth_l1")
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self._epoch_outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {"val": [], "test": []}
+
+    def forward(self, batch) -> torch.Tensor:
+        """Per-conformer predictions in output space. Shape ``[B, T]``."""
+        return self.model.to_output(self.model(batch))
+
+    def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = self.model(batch)
+        target = self.model.scale_targets(batch.y.reshape(raw.shape).to(raw.dtype))
+        return masked_loss(raw, target, self.loss_name), raw
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """One optimisation step on a batch of conformers."""
+        loss, _ = self._loss(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=batch.num_graphs)
+        return loss
+
+    def _eval_step(self, batch, stage: str) -> None:
+        loss, raw = self._loss(batch)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs,
+                 sync_dist=True)
+        out = self.model.to_output(raw).detach()
+        y = batch.y.reshape(out.shape).float()
+        self._epoch_outputs[stage].append((out, y, batch.mol_idx.long(), batch.conf_idx.long()))
+
+    def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Store per-conformer predictions; metrics come at epoch end, per molecule."""
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Store per-conformer predictions; metrics come at epoch end, per molecule."""
+        self._eval_step(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        """Aggregate the epoch's conformer predictions per molecule and log metrics."""
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        """Aggregate the epoch's conformer predictions per molecule and log metrics."""
+        self._log_epoch_metrics("test")
+
+    def _gather_rows(self, tensor: torch.Tensor) -> torch.Tensor:
+        """All-gather tensors whose first dimension differs between ranks."""
+        size = torch.tensor([tensor.shape[0]], device=self.device)
+        sizes = self.all_gather(size).reshape(-1)
+        padded = tensor.new_zeros((int(sizes.max()), *tensor.shape[1:]))
+        padded[: tensor.shape[0]] = tensor
+        gathered = self.all_gather(padded)
+        return torch.cat([gathered[r, : int(n)] for r, n in enumerate(sizes)])
+
+    def collect_epoch(self, stage: str) -> tuple[torch.Tensor, ...] | None:
+        """Concatenate (and under DDP gather and de-duplicate) one stage's outputs.
+
+        Returns:
+            ``(pred [B, T], y [B, T], mol_idx [B], conf_idx [B])`` over all ranks, or ``None``.
+        """
+        outputs = self._epoch_outputs[stage]
+        self._epoch_outputs[stage] = []
+        if outputs:
+            parts = [torch.cat(column) for column in zip(*outputs, strict=True)]
+        else:
+            t = len(self.model.task_names)
+            parts = [torch.zeros(0, t), torch.zeros(0, t), torch.zeros(0).long(),
+                     torch.zeros(0).long()]
+            parts = [p.to(self.device) for p in parts]
+        if self.trainer is not None and self.trainer.world_size > 1:
+            parts = [self._gather_rows(p) for p in parts]
+            parts = unique_conformers(parts)
+        return parts if parts[0].numel() else None
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        parts = self.collect_epoch(stage)
+        if parts is None:
+            return
+        pred, y, mol_idx, _ = parts
+        agg = aggregate_conformers(pred, mol_idx, self.hparams.aggregate)
+        target = molecule_targets(y, mol_idx, agg.mol_idx)
+        metrics = compute_metrics(agg.prediction, target, self.model.task, self.model.task_names)
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, prog_bar="/" not in name, sync_dist=True)
+
+    def configure_optimizers(self):
+        """AdamW (or the configured partial) plus an optional scheduler."""
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        params = inspect.signature(self.scheduler_factory).parameters
+        kwargs: dict[str, Any] = {}
+        if "total_steps" in params:
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        if "mode" in params and getattr(self.scheduler_factory, "keywords", {}).get("mode") is None:
+            kwargs["mode"] = self.hparams.monitor_mode
+        scheduler = self.scheduler_factory(optimizer, **kwargs)
+        if isinstance(scheduler, ReduceLROnPlateau):
+            config = {"scheduler": scheduler, "monitor": self.hparams.monitor,
+                      "interval": "epoch"}
+        else:
+            config = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": config}

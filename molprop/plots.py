@@ -1,0 +1,85 @@
+"""Diagnostic plots of test predictions: parity (regression) or ROC curves (classification)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from torchmetrics.functional.classification import binary_roc  # noqa: E402
+
+
+def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def parity_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -> Path:
+    """Scatter predicted vs. true values per task, with conformer-std error bars.
+
+    Args:
+        frame: ``test_predictions.csv`` content (``<task>``, ``<task>_pred``,
+            ``<task>_conformer_std`` columns).
+        task_names: Tasks to plot.
+        path: Output PNG path.
+
+    Returns:
+        The written path.
+    """
+    fig, axes = _grid(len(task_names))
+    for ax, name in zip(axes, task_names, strict=False):
+        sub = frame[[name, f"{name}_pred", f"{name}_conformer_std"]].dropna(subset=[name])
+        true, pred = sub[name].to_numpy(), sub[f"{name}_pred"].to_numpy()
+        ax.errorbar(true, pred, yerr=sub[f"{name}_conformer_std"].to_numpy(), fmt="o", ms=3,
+                    alpha=0.6, elinewidth=0.8)
+        if len(true):
+            lo, hi = float(min(true.min(), pred.min())), float(max(true.max(), pred.max()))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+            rmse = float(np.sqrt(np.mean((true - pred) ** 2)))
+            ax.set_title(f"{name} (n={len(true)}, RMSE={rmse:.3g})")
+        ax.set_xlabel("true")
+        ax.set_ylabel("predicted (bagged)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -> Path:
+    """ROC curve per task from bagged probabilities.
+
+    Args:
+        frame: ``test_predictions.csv`` content (``<task>`` labels, ``<task>_pred`` probs).
+        task_names: Tasks to plot.
+        path: Output PNG path.
+
+    Returns:
+        The written path.
+    """
+    fig, axes = _grid(len(task_names))
+    for ax, name in zip(axes, task_names, strict=False):
+        sub = frame[[name, f"{name}_pred"]].dropna(subset=[name])
+        labels = torch.as_tensor(sub[name].to_numpy()).round().long()
+        probs = torch.as_tensor(sub[f"{name}_pred"].to_numpy()).float()
+        if labels.numel() and labels.min() != labels.max():
+            fpr, tpr, _ = binary_roc(probs, labels)
+            ax.plot(fpr.numpy(), tpr.numpy())
+        ax.plot([0, 1], [0, 1], "k--", lw=1)
+        ax.set_title(f"{name} (n={len(sub)})")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,104 @@
+"""End-of-training outputs: metrics.json, test_predictions.csv, plots and ``model/``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from molprop import artifacts, plots
+from molprop.lit.evaluate import collect_predictions, evaluate, predictions_frame
+from molprop.lit.metrics import to_json_safe
+
+
+def _device(members: Sequence[Any]) -> torch.device:
+    try:
+        return members[0].trainer.strategy.root_device
+    except (AttributeError, RuntimeError):  # pragma: no cover - defensive
+        return torch.device("cpu")
+
+
+def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]) -> None:
+    """Write ``model/``: one safetensors file per member plus ``model.json``."""
+    dm = members[0].datamodule
+    first = members[0].model
+    for m, member in enumerate(members):
+        artifacts.save_member(run.root, m, member.model)
+    spec = artifacts.ModelSpec(
+        task=first.task, task_names=list(first.task_names), backbone=dict(first.backbone_kwargs),
+        scaler_mean=first.scaler_mean.tolist(), scaler_std=first.scaler_std.tolist(),
+        conformers=OmegaConf.to_container(cfg.conformers, resolve=True),
+        graph=OmegaConf.to_container(cfg.graph, resolve=True),
+        bagging=OmegaConf.to_container(cfg.bagging, resolve=True),
+        data={"smiles_column": getattr(dm, "smiles_column", None),
+              "largest_fragment": bool(cfg.data.get("largest_fragment", True))},
+        num_members=len(members), ensemble_aggregate=str(cfg.ensemble.aggregate),
+    )
+    artifacts.save_spec(run.root, spec)
+
+
+def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]) -> float:
+    """Evaluate the trained members and write every end-of-run file; print where they went.
+
+    Args:
+        cfg: The run's config.
+        run: The run directory.
+        members: Trained :class:`molprop.training.Member` objects (best weights loaded).
+
+    Returns:
+        The optimised metric: monitored validation metric of the bagged ensemble.
+    """
+    from molprop.training import monitor_for
+
+    dm = members[0].datamodule
+    task, names = dm.task, list(dm.task_names)
+    device = _device(members)
+    aggregate = str(cfg.bagging.aggregate)
+    results = {}
+    for stage, loader_fn in (("val", dm.val_dataloader), ("test", dm.test_dataloader)):
+        preds = [collect_predictions(m.model, loader_fn(), device) for m in members]
+        results[stage] = evaluate(preds, task, names, aggregate)
+    for m in members:
+        m.model.cpu()
+    monitor, mode = monitor_for(cfg, task)
+    short = monitor.split("/", 1)[-1]
+    value = results["val"].metrics["bagged_ensemble"].get(short, float("nan"))
+    metrics = {
+        "task": task, "task_names": names, "num_conformers": int(cfg.bagging.num_conformers),
+        "ensemble_size": len(members), "aggregate": aggregate,
+        "optimized_metric": {"name": monitor, "mode": mode, "value": value},
+        "val": results["val"].metrics,
+        "test": results["test"].metrics,
+        "spread_error_spearman": {"test": results["test"].spearman},
+    }
+    run.metrics.write_text(json.dumps(to_json_safe(metrics), indent=2))
+    table = getattr(dm, "table", None)
+    smiles_col = getattr(dm, "smiles_column", None)
+    smiles = table[smiles_col] if table is not None and smiles_col in table else None
+    frame = predictions_frame(results["test"], names, smiles)
+    frame.to_csv(run.test_predictions, index=False)
+    if len(frame):
+        plot = plots.parity_plot if task == "regression" else plots.roc_plot
+        plot(frame, names, run.parity_plot if task == "regression" else run.roc_plot)
+    save_model_dir(cfg, run, members)
+    _print_summary(run, metrics)
+    return float(value) if value is not None else float("nan")
+
+
+def _print_summary(run: artifacts.RunDir, metrics: dict[str, Any]) -> None:
+    short = metrics["optimized_metric"]["name"].split("/", 1)[-1]
+    test = metrics["test"]
+    row = ", ".join(f"{k}={test[k].get(short, float('nan')):.4g}" for k in test)
+    root = shlex.quote(str(run.root))
+    print(
+        f"\n[molprop] run directory: {run.root}\n"
+        f"[molprop] model:   {run.model_dir}  ({metrics['ensemble_size']} member(s))\n"
+        f"[molprop] metrics: {run.metrics}\n"
+        f"[molprop] test {short}: {row}\n"
+        f"[molprop] predict: python predict.py {root} --smiles 'CCO'\n",
+        flush=True,
+    )

@@ -1,0 +1,11 @@
+"""Predict with a trained molprop run: ``python predict.py RUN_DIR --smiles 'CCO' ...``.
+
+See ``python predict.py --help`` and :mod:`molprop.predict`.
+"""
+
+import sys
+
+from molprop.predict import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""train.py as users run it: multirun with sweep_summary.csv, 2-process DDP, submitit local."""
+
+import importlib.util
+import json
+
+import pandas as pd
+import pytest
+from conftest import TINY, run_cli
+
+
+def tiny_cli(tiny_csv, cache_dir):
+    return TINY + ["data=csv", f"data.path={tiny_csv}", "data.target_columns=[logp]",
+                   f"paths.cache_dir={cache_dir}", f"paths.data_dir={cache_dir}",
+                   "trainer.max_epochs=1", "logger=csv"]
+
+
+def check(result):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(["train.py", "-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1",
+                      f"hydra.sweep.dir={sweep}"])
+    check(result)
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 2 and (summary["status"] == "ok").all()
+    assert summary["overrides"].str.contains("seed=1").sum() == 1
+    assert (summary["metric"] == "val/rmse").all()
+    assert summary[["val", "test"]].notna().all().all()
+    for run_dir in summary["run_dir"]:
+        assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
+
+
+def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
+    run_dir = tmp_path / "ddp"
+    result = run_cli(["train.py", *tiny_cli(tiny_csv, cache_dir), "trainer=ddp",
+                      "trainer.accelerator=cpu", "trainer.devices=2",
+                      f"hydra.run.dir={run_dir}"])
+    check(result)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["val"]["bagged_ensemble"]["rmse"] is not None
+    log = pd.read_csv(next((run_dir / "logs").glob("*/metrics.csv")))
+    assert log["val/rmse"].notna().any()
+    assert "Starting with 2 processes" in (run_dir / "train.log").read_text()
+    assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran in its own process
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+                    reason="hydra-submitit-launcher not installed")
+def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
+    sweep = tmp_path / "submitit"
+    result = run_cli(["train.py", "-m", "hydra/launcher=local", *tiny_cli(tiny_csv, cache_dir),
+                      "seed=3", f"hydra.sweep.dir={sweep}"], timeout=300)
+    check(result)
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
+    assert (sweep / "0" / "metrics.json").is_file()

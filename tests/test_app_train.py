@@ -1,0 +1,96 @@
+"""End-to-end training on tiny data with the real configs (CPU, tiny model)."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from conftest import TINY, compose_train, csv_overrides
+
+from molprop.artifacts import load_model
+from molprop.bagging import aggregate_conformers, aggregate_ensemble
+from molprop.training import train
+
+
+def run_train(tiny_csv, run_dir, cache_dir, extra):
+    cfg = compose_train(csv_overrides(tiny_csv, run_dir, cache_dir) + extra)
+    return train(cfg)
+
+
+def test_fast_dev_run_on_default_data(tmp_path, cache_dir, capsys):
+    overrides = TINY + ["debug=fdr", "data.limit=16", f"paths.output_dir={tmp_path}",
+                        f"paths.cache_dir={cache_dir}", f"paths.data_dir={cache_dir}"]
+    cfg = compose_train(overrides)
+    assert cfg.data.name == "chembl_freewilson" and cfg.trainer.fast_dev_run
+    value = train(cfg)
+    assert isinstance(value, float)
+    out = capsys.readouterr().out
+    assert f"python predict.py {tmp_path} --smiles 'CCO'" in out
+    assert (tmp_path / "model" / "model.json").is_file()
+    assert (tmp_path / "splits.json").is_file() and (tmp_path / "skipped.csv").is_file()
+
+
+def test_overfit_16_molecules(tiny_csv, tmp_path, cache_dir):
+    extra = ["data.limit=20", "data.split_sizes=[0.8,0.1,0.1]", "model=small",
+             "bagging.num_conformers=1", "bagging.train_sampling=all", "batch_size=16",
+             "scheduler=none", "optimizer.lr=0.01", "optimizer.weight_decay=0",
+             "trainer.max_epochs=35", "trainer.check_val_every_n_epoch=35",
+             "callbacks.early_stopping=null"]
+    run_train(tiny_csv, tmp_path, cache_dir, extra)
+    splits = json.loads((tmp_path / "splits.json").read_text())
+    assert len(splits["train"]) == 16
+    log = pd.read_csv(next((tmp_path / "logs").glob("*/metrics.csv")))
+    losses = log["train/loss_step"].dropna().to_numpy()
+    assert len(losses) == 35
+    assert losses[-3:].mean() < 0.05 * losses[0], (losses[0], losses[-3:])
+
+
+def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, cache_dir):
+    extra = ["ensemble.size=2", "ensemble.bootstrap=true", "bagging.num_conformers=3",
+             "bagging.aggregate=median"]
+    value = run_train(tiny_csv, tmp_path, cache_dir, extra)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["optimized_metric"]["name"] == "val/rmse"
+    assert metrics["optimized_metric"]["value"] == pytest.approx(value)
+    assert set(metrics["test"]) == {"single_conformer", "bagged_conformers", "bagged_ensemble"}
+    for block in metrics["test"].values():
+        assert {"rmse", "mae", "r2"} <= block.keys()
+    assert set(metrics["spread_error_spearman"]["test"]["bagged_ensemble"]) == {
+        "conformer_std", "ensemble_std"}
+    for m in range(2):
+        assert (tmp_path / "checkpoints" / f"member_{m}" / "best.ckpt").is_file()
+        assert (tmp_path / "checkpoints" / f"member_{m}" / "last.ckpt").is_file()
+    assert (tmp_path / "parity.png").is_file() and (tmp_path / "config.yaml").is_file()
+    frame = pd.read_csv(tmp_path / "test_predictions.csv")
+    assert {"logp", "logp_pred", "logp_conformer_std", "logp_ensemble_std"} <= set(frame)
+
+    # the weights-only model/ reproduces the test predictions through molprop.bagging
+    from molprop.data.datamodule import MolDataModule
+
+    cfg = compose_train(csv_overrides(tiny_csv, tmp_path, cache_dir) + extra)
+    members = load_model(tmp_path)
+    assert len(members) == 2 and members[0].spec.ensemble_aggregate == "median"
+    dm = MolDataModule(data=dict(cfg.data), conformers=dict(cfg.conformers),
+                       graph=dict(cfg.graph), bagging=dict(cfg.bagging),
+                       cache_dir=str(cache_dir), data_dir=str(cache_dir), progress=False)
+    dm.setup()
+    batches = list(dm.test_dataloader())
+    mol_idx = torch.cat([b.mol_idx for b in batches])
+    bagged = [aggregate_conformers(torch.cat([m.predict(b) for b in batches]), mol_idx, "median")
+              for m in members]
+    ensemble = aggregate_ensemble(bagged, "median")
+    expected = frame.set_index("row").loc[ensemble.mol_idx.numpy(), "logp_pred"].to_numpy()
+    assert ensemble.prediction[:, 0].numpy() == pytest.approx(expected, abs=1e-5)
+
+
+def test_resume_from_last_checkpoint(tiny_csv, tmp_path, cache_dir):
+    run_train(tiny_csv, tmp_path, cache_dir, ["trainer.max_epochs=1"])
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    first = torch.load(last, map_location="cpu", weights_only=False)
+    assert first["epoch"] == 0
+    other = tmp_path / "elsewhere"  # resuming continues in the checkpoint's run directory
+    run_train(tiny_csv, other, cache_dir, ["trainer.max_epochs=3", f"ckpt_path={last}"])
+    resumed = torch.load(last, map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 3 * first["global_step"]
+    assert not (other / "metrics.json").exists()
+    assert (tmp_path / "metrics.json").is_file()

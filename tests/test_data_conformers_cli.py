@@ -1,0 +1,62 @@
+"""The ``python -m molprop.conformers`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from rdkit import Chem
+
+from molprop.conformers import main
+
+
+def test_command_fills_cache_writes_sdf_and_reports(tmp_path, capsys):
+    csv = tmp_path / "in.csv"
+    csv.write_text("id,smi\na,CCO\nb,bad(\nc,c1ccccc1O\n")
+    out, cache = tmp_path / "out.sdf", tmp_path / "cache"
+    args = [
+        str(csv),
+        "--smiles-column",
+        "smi",
+        "--num-conformers",
+        "2",
+        "--optimize",
+        "uff",
+        "--seed",
+        "1",
+        "--workers",
+        "2",
+        "--cache-dir",
+        str(cache),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert set(summary) == {"molecules", "conformers", "failures", "seconds"}
+    assert summary["molecules"] == 3 and summary["failures"] == 1
+    assert lines[0] == "skipped row 1 (bad(): invalid SMILES: RDKit could not parse 'bad('"
+    records = [m for m in Chem.SDMolSupplier(str(out), removeHs=False)]
+    assert len(records) == summary["conformers"] >= 2
+    assert {m.GetProp("row") for m in records} == {"0", "2"}
+    assert all(float(m.GetProp("energy")) == float(m.GetProp("energy")) for m in records)
+    assert (tmp_path / "out.skipped.csv").read_text().splitlines()[0] == "row,smiles,reason"
+    assert any(cache.rglob("*.conf"))
+    # second run: everything from the cache
+    assert main(args[:-1] + ["--quiet"]) == 0
+    assert "embedded: 0" in capsys.readouterr().out
+
+
+def test_command_reports_input_errors(tmp_path):
+    missing = tmp_path / "missing.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "molprop.conformers", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert f"error: Input file '{missing}' does not exist" in proc.stderr
