@@ -48,7 +48,13 @@ SETUPS = {
     "k10": (10, 1),
     "k20": (20, 1),
     "k10_ens3": (10, 3),
+    # model-size ablation (K=10, one model): conf/model/tiny.yaml and conf/model/default.yaml
+    # against the experiment configs' model=small
+    "k10_mtiny": (10, 1),
+    "k10_mdefault": (10, 1),
 }
+#: extra Hydra overrides of a setup
+SETUP_OVERRIDES = {"k10_mtiny": ["model=tiny"], "k10_mdefault": ["model=default"]}
 #: conformers generated per molecule (the first K, lowest energy, are used): one shared cache
 GENERATED = 10
 
@@ -68,6 +74,7 @@ def train_overrides(dataset: str, split: str, setup: str, seed: int, run_dir: Pa
         "ensemble.bootstrap=false",
         f"paths.output_dir={run_dir}",
         f"hydra.run.dir={run_dir}",
+        *SETUP_OVERRIDES.get(setup, []),
     ]
 
 
@@ -208,17 +215,43 @@ def summarise_metrics_json(path: Path, dataset: str) -> dict:
     }
 
 
+def _stamp(line: str) -> float | None:
+    """Seconds since epoch of a ``[YYYY-mm-dd HH:MM:SS,mmm]`` log prefix, else None."""
+    m = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\]", line)
+    if not m:
+        return None
+    t = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+    return t + int(m.group(2)) / 1000
+
+
 def conformer_stats(train_log: Path) -> dict:
-    """Conformer-generation summary line of the training log (how many of K really exist)."""
+    """Conformer-generation summary of the training log (how many of K really exist), and the
+    seconds from the first log line to the conformer summary (the conformer stage)."""
     text = train_log.read_text(errors="replace") if train_log.exists() else ""
-    m = re.search(r"Conformers: (\d+) molecules, (\d+) embedded, (\d+) from cache, (\d+) failed, "
+    m = re.search(r"Conformers: (\d+) (?:unique )?molecules, (\d+) embedded, (\d+) from cache, "
+                  r"(\d+) failed, "
                   r"(\d+) with fewer than K=(\d+) distinct conformers \(mean ([\d.]+)\)", text)
     if not m:
         return {}
     mols, emb, cached, failed, fewer, k, mean = m.groups()
-    return {"conformers_embedded": int(emb), "conformers_from_cache": int(cached),
-            "conformers_failed": int(failed), "conformers_fewer_than_generated": int(fewer),
-            "conformers_generated_k": int(k), "conformers_mean_distinct": float(mean)}
+    out = {"conformers_embedded": int(emb), "conformers_from_cache": int(cached),
+           "conformers_failed": int(failed), "conformers_fewer_than_generated": int(fewer),
+           "conformers_generated_k": int(k), "conformers_mean_distinct": float(mean)}
+    stamps = [(t, ln) for ln in text.splitlines() if (t := _stamp(ln)) is not None]
+    done_at = next((t for t, ln in stamps if "Conformers:" in ln), None)
+    if stamps and done_at is not None:
+        out["conformer_stage_s"] = round(done_at - stamps[0][0], 1)
+    return out
+
+
+def param_count(train_log: Path) -> dict:
+    """Trainable parameter count from Lightning's model summary in the training log."""
+    text = train_log.read_text(errors="replace") if train_log.exists() else ""
+    m = re.search(r"Trainable params: ([\d.]+) ?([KMB]?)", text)
+    if not m:
+        return {}
+    scale = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[m.group(2)]
+    return {"trainable_params": int(round(float(m.group(1)) * scale))}
 
 
 def mark_failed(name: str) -> None:
@@ -294,6 +327,7 @@ def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
         log(f"predict failed for {name}; metric taken from metrics.json only")
     summary = summarise_metrics_json(run_dir / "metrics.json", dataset)
     summary.update(conformer_stats(WORK / f"{name}.train.log"))
+    summary.update(param_count(WORK / f"{name}.train.log"))
     key = "test_roc_auc" if dataset in CLASSIFICATION else "test_rmse"
     if key not in rec and summary.get("metrics_json_test") is not None:
         rec[key] = round(summary["metrics_json_test"], 4)

@@ -125,7 +125,8 @@ def goal_line(chem: list[dict], mp: list[dict], split: str) -> str:
 
 def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     """Wall/CPU time per run, mean ± std; others' CPU shows contention from other processes."""
-    head = ["dataset", "tool / setup", "train wall s", "train CPU s", "others' CPU s during train",
+    head = ["dataset", "tool / setup", "train wall s", "of which conformer stage s",
+            "train CPU s", "others' CPU s during train",
             "predict wall s (test set, incl. startup)", "runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
@@ -136,6 +137,7 @@ def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
                 continue
             lines.append("| " + " | ".join([
                 ds, lab, mean_std(values(rs, "train_wall_s"), 0),
+                mean_std(values(rs, "conformer_stage_s"), 0) if lab != "chemprop" else "–",
                 mean_std(values(rs, "train_cpu_s"), 0),
                 mean_std(values(rs, "train_other_cpu_s"), 0),
                 mean_std(values(rs, "predict_wall_s"), 1), str(len(rs))]) + " |")
@@ -203,6 +205,27 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
                 mean_std(values(rs, "metrics_json_test_bagged_member0")),
                 mean_std(values(rs, "metrics_json_test"))]) + " |")
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
+
+
+SIZE_SETUPS = (("k10_mtiny", "model=tiny"), ("k10", "model=small (experiment default)"),
+               ("k10_mdefault", "model=default"))
+
+
+def size_table(mp: list[dict], split: str) -> list[str]:
+    """Model-size ablation at K=10, one model: test metric, parameters and train time."""
+    head = ["dataset", "model", "trainable params", "test metric", "train wall s", "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ds in DATASETS:
+        for setup, lab in SIZE_SETUPS:
+            rs = select(mp, dataset=ds, split=split, setup=setup)
+            if not rs and setup == "k10":
+                continue
+            params = sorted({r["trainable_params"] for r in rs if r.get("trainable_params")})
+            lines.append("| " + " | ".join([
+                ds, lab, ", ".join(str(p) for p in params) or "–",
+                mean_std(values(rs, metric_key(ds))), mean_std(values(rs, "train_wall_s"), 0),
+                str(len(rs))]) + " |")
+    return lines
 
 
 METHOD_NOTES = [
@@ -279,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
     out += ["Inference-time bagging, from each run's `metrics.json` (the same trained "
             "model(s), scored three ways; the app's own torchmetrics scoring):", ""]
     out += inference_table(mp, "scaffold") + [""]
+    out += ["### Model size (K=10, one model, scaffold)", "",
+            "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "
+            "--splits scaffold --setups k10_mtiny k10_mdefault` (adds `model=tiny` / "
+            "`model=default` to the K=10 command).", ""]
+    out += [ln for ln in size_table(mp, "scaffold")
+            if not ln.startswith(("| freesolv", "| bbbp", "| lipo")) or "not run" not in ln]
+    out += [""]
     out += other_results_section(RESULTS, PLOTS, REPO)
     out += METHOD_NOTES
     args.out.write_text("\n".join(out) + "\n")

@@ -3,14 +3,20 @@
 # and re-render BENCHMARKS.md after each. Resumable: every script skips what is already in
 # benchmarks/results/*.jsonl. Start it in the background from the repo root:
 #   nohup bash benchmarks/run_queue.sh > benchmarks/work/queue.log 2>&1 &
+# WAIT_PID=<pid> makes it wait for that process (e.g. a run of an earlier queue) to exit first.
 cd "$(dirname "$0")/.." || exit 1
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PY=${PYTHON:-python}
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }
+if [ -n "${WAIT_PID:-}" ]; then
+  echo "[$(stamp)] waiting for pid $WAIT_PID"
+  while kill -0 "$WAIT_PID" 2>/dev/null; do sleep 10; done
+fi
 
 # phase = the molprop command whose queue is drained (with chemprop runs interleaved)
 PHASES=(
   "benchmarks/accuracy.py --datasets esol freesolv --splits scaffold"
+  "benchmarks/accuracy.py --datasets esol --splits scaffold --setups k10_mtiny k10_mdefault"
   "benchmarks/bagging_ablation.py --datasets esol freesolv --split scaffold --ks 3 20"
   "benchmarks/accuracy.py --datasets bbbp lipo --splits scaffold"
   "benchmarks/bagging_ablation.py --datasets bbbp lipo --split scaffold --ks 3 20"
@@ -23,7 +29,7 @@ for phase in "${PHASES[@]}"; do
     nice -n 19 "$PY" $phase --max-runs 1; a=$?
     echo "[$(stamp)] chemprop: benchmarks/chemprop_runs.py --max-runs 1"
     nice -n 19 "$PY" benchmarks/chemprop_runs.py --max-runs 1 \
-      >> benchmarks/work/chemprop_runs.log 2>&1; c=$?
+      >> benchmarks/work/chemprop_runs.log 2>&1
     nice -n 19 "$PY" benchmarks/report.py
     [ "$a" -eq 3 ] && break
   done

@@ -70,8 +70,8 @@ def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -
     fig, axes = _grid(len(task_names))
     for ax, name in zip(axes, task_names, strict=False):
         sub = frame[[name, f"{name}_pred"]].dropna(subset=[name])
-        labels = torch.as_tensor(sub[name].to_numpy()).round().long()
-        probs = torch.as_tensor(sub[f"{name}_pred"].to_numpy()).float()
+        labels = torch.tensor(sub[name].to_numpy(dtype=float)).round().long()
+        probs = torch.tensor(sub[f"{name}_pred"].to_numpy(dtype=float)).float()
         if labels.numel() and labels.min() != labels.max():
             fpr, tpr, _ = binary_roc(probs, labels)
             ax.plot(fpr.numpy(), tpr.numpy())

@@ -265,20 +265,22 @@ def iter_predictions(run_dir: str | Path | Predictor, smiles: Sequence[str] | No
         smiles_column: CSV column holding SMILES; default the run's, then ``smiles``.
         num_conformers: K conformers per SMILES; default the run's settings. Ignored for SDF.
         batch_size: Conformer graphs per forward pass.
-        workers: Processes for conformer generation (``None``: the pipeline's default).
+        workers: Processes for conformer generation (``None``: all cores).
         chunk_size: Input rows per chunk.
         device: Torch device of the models.
         cache_dir: Conformer cache folder (``None``: no cache).
         progress: Show a tqdm progress bar on stderr.
 
-    Yields:
-        Input columns plus :func:`output_columns`, one row per input row, in order.
+    Returns:
+        An iterator of DataFrames: input columns plus :func:`output_columns`, one row per
+        input row, in input order.
 
     Raises:
         molprop.exceptions.MolpropError: Missing/incompatible run directory or bad input.
     """
     if (smiles is None) == (input_path is None):
         raise InputError("predict: give exactly one of --smiles or --input")
+    smiles = [smiles] if isinstance(smiles, str) else smiles
     if int(batch_size) < 1 or int(chunk_size) < 1:
         raise InputError(f"predict: --batch-size {batch_size} and --chunk-size {chunk_size}: "
                          "expected integers >= 1")

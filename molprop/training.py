@@ -139,7 +139,7 @@ def _best_state(trainer: pl.Trainer, fallback_dir: Path | None = None) -> dict |
         path = str(fallback_dir / "best.ckpt")
     if not path or not Path(path).is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def train_member(cfg: DictConfig, run: artifacts.RunDir, member: int,
@@ -164,6 +164,13 @@ def train_member(cfg: DictConfig, run: artifacts.RunDir, member: int,
     return Member(module.model.cpu().eval(), dm, trainer)
 
 
+def _single_log_stream() -> None:
+    """Drop Lightning's own console handlers when the root logger (Hydra) already prints."""
+    if logging.getLogger().handlers:
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).handlers.clear()
+
+
 def train(cfg: DictConfig) -> float:
     """Train an ensemble of ``ensemble.size`` models and write the run directory.
 
@@ -174,6 +181,7 @@ def train(cfg: DictConfig) -> float:
         The optimised metric: the monitored validation metric of the bagged ensemble
         (NaN on non-zero DDP ranks).
     """
+    _single_log_stream()
     resume_root, resume_member, ckpt_path = resume_plan(cfg)
     run = artifacts.RunDir(resume_root or Path(str(cfg.paths.output_dir)))
     if rank_zero_only.rank == 0:

@@ -80,3 +80,15 @@ def test_clear_errors(run_dir, problem):
         model_json.write_text(json.dumps(raw))
     with pytest.raises(ArtifactError, match=str(path.name)):
         load_model(path)
+
+
+def test_plots_write_pngs(tmp_path):
+    import pandas as pd
+
+    from molprop import plots
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 1.0, 0.0, float("nan")],
+                          "a_pred": [0.2, 0.7, 0.9, 0.4, 0.5],
+                          "a_conformer_std": [0.1, 0.0, 0.2, 0.1, 0.0]})
+    assert plots.parity_plot(frame, ["a"], tmp_path / "parity.png").stat().st_size > 0
+    assert plots.roc_plot(frame, ["a"], tmp_path / "roc.png").stat().st_size > 0

@@ -140,3 +140,19 @@ def test_timeout_is_a_failure_not_partial_result():
         embed_molecule(prepare_smiles(big), cfg)
     assert str(info.value) == "embedding timed out after 1 s (conformers.timeout)"
     assert info.value.deterministic is False
+
+
+def test_unexpected_rdkit_error_skips_only_that_molecule(monkeypatch):
+    from molprop.chem import conformers as conformers_module
+
+    real = conformers_module.embed_molecule
+
+    def flaky(smiles, cfg):
+        if smiles == "CCN":
+            raise RuntimeError("boom")
+        return real(smiles, cfg)
+
+    monkeypatch.setattr(conformers_module, "embed_molecule", flaky)
+    results = generate_conformers(["CCO", "CCN"], ConformerConfig(num_conformers=1), num_workers=1)
+    assert results[0].ensemble is not None
+    assert results[1].error == "embedding failed: RuntimeError: boom"

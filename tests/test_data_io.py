@@ -43,6 +43,11 @@ def test_first_column_is_smiles_without_smiles_header(tmp_path):
     assert np.isnan(table.targets[1, 0])
 
 
+def test_smiles_column_any_case(tmp_path):
+    path = write(tmp_path, "id,SMILES,y\n1,CCO,1\n")
+    assert read_table(path).smiles_column == "SMILES"
+
+
 def test_classification_inferred_and_explicit(tmp_path):
     path = write(tmp_path, "smiles,p\nCCO,1\nCCC,0\nCCN,\n")
     assert read_table(path).task == "classification"

@@ -12,6 +12,7 @@ from model_mixin import EDGE_DIM, IN_DIM, graph_set, single_thread  # noqa: F401
 from torch_geometric.data import Batch, Data
 
 import molprop.nn
+from molprop.exceptions import InputError
 from molprop.nn import Fiber, SE3Transformer
 from molprop.nn.attention import segment_softmax
 from molprop.nn.norm import NormNonlinearity
@@ -50,7 +51,7 @@ def test_config_is_json_and_rebuilds_same_model():
 def test_invalid_inputs_name_field_received_and_expected(field, value, words):
     graph = graph_set("random", torch.float32)[0]
     setattr(graph, field, value)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(InputError) as info:
         tiny_model()(graph)
     for word in words:
         assert word in str(info.value), (word, str(info.value))

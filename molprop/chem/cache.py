@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import rdkit
-from rdkit import Chem
 
 from molprop.chem.ensemble import ConformerEnsemble
 
@@ -81,18 +80,22 @@ class ConformerCache:
 
     def __init__(self, cache_dir: str | os.PathLike):
         self.root = Path(cache_dir) / "conformers"
+        self._root = str(self.root)
 
     def path(self, key: str) -> Path:
         """Return the final path of the entry with this key."""
-        return self.root / key[:2] / f"{key}.conf"
+        return Path(os.path.join(self._root, key[:2], key + ".conf"))
 
     def load(self, key: str, smiles: str) -> ConformerEnsemble | CachedFailure | None:
         """Read an entry; ``None`` when absent or unreadable (then it is deleted)."""
         path = self.path(key)
-        if not path.exists():
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
             return None
         try:
-            return _read_entry(path, smiles)
+            return _read_entry(raw, smiles)
         except Exception as exc:  # any corruption: truncated zip, bad arrays, bad mol
             log.warning("Conformer cache entry %s is unreadable (%s); regenerating it", path, exc)
             try:
@@ -131,7 +134,7 @@ def _encode(item: ConformerEnsemble | CachedFailure) -> bytes:
     else:
         coords = np.ascontiguousarray(item.coords, dtype="<f8")
         energies = np.ascontiguousarray(item.energies, dtype="<f8")
-        mol = item.mol.ToBinary()
+        mol = item.mol_binary
         header = {
             "smiles": item.smiles,
             "num_requested": int(item.num_requested),
@@ -147,8 +150,7 @@ def _encode(item: ConformerEnsemble | CachedFailure) -> bytes:
     return MAGIC + struct.pack("<I", len(blob)) + blob + payload
 
 
-def _read_entry(path: Path, smiles: str) -> ConformerEnsemble | CachedFailure:
-    raw = path.read_bytes()
+def _read_entry(raw: bytes, smiles: str) -> ConformerEnsemble | CachedFailure:
     if raw[: len(MAGIC)] != MAGIC:
         raise ValueError("not a molprop conformer entry (bad magic bytes)")
     (size,) = struct.unpack_from("<I", raw, len(MAGIC))
@@ -167,9 +169,7 @@ def _read_entry(path: Path, smiles: str) -> ConformerEnsemble | CachedFailure:
         raise ValueError("entry has no conformer")
     coords = np.frombuffer(payload, dtype="<f8", count=3 * k * n).reshape(k, n, 3)
     energies = np.frombuffer(payload, dtype="<f8", count=k, offset=24 * k * n)
-    mol = Chem.Mol(bytes(payload[8 * (3 * k * n + k) :]))
-    if mol.GetNumAtoms() != n:
-        raise ValueError(f"molecule has {mol.GetNumAtoms()} atoms; coordinates have {n}")
+    mol = bytes(payload[8 * (3 * k * n + k) :])  # decoded lazily (checked by the CRC)
     return ConformerEnsemble(
         smiles=smiles,
         mol=mol,

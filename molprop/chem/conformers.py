@@ -138,12 +138,23 @@ def _embed_task(smiles: str) -> tuple[str, ConformerEnsemble | None, str | None]
     try:
         ensemble = embed_molecule(smiles, cfg)
     except EmbeddingError as exc:
-        if cache is not None and exc.deterministic:
-            cache.save(cache_key(smiles, cfg.cache_settings()), CachedFailure(smiles, str(exc)))
+        if exc.deterministic:
+            _save(cache, smiles, cfg, CachedFailure(smiles, str(exc)))
         return smiles, None, str(exc)
-    if cache is not None:
-        cache.save(cache_key(smiles, cfg.cache_settings()), ensemble)
+    except Exception as exc:  # an RDKit error on one molecule must not stop the run
+        return smiles, None, f"embedding failed: {type(exc).__name__}: {exc}"
+    _save(cache, smiles, cfg, ensemble)
     return smiles, ensemble, None
+
+
+def _save(cache: ConformerCache | None, smiles: str, cfg: ConformerConfig, item) -> None:
+    """Write a cache entry; a failed write is logged and costs only a later re-embedding."""
+    if cache is None:
+        return
+    try:
+        cache.save(cache_key(smiles, cfg.cache_settings()), item)
+    except OSError as exc:
+        log.warning("Could not write the conformer cache entry of %s (%s)", smiles, exc)
 
 
 # ---------------------------------------------------------------- driver

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from rdkit import Chem
 from rdkit.Geometry import Point3D
 
 
-@dataclass
 class ConformerEnsemble:
     """K conformers of one molecule, sorted by energy (lowest first).
 
     Attributes:
         smiles: Canonical isomeric SMILES (the molecule's identity and cache key).
         mol: The molecule with explicit hydrogens and no conformers; its atom order is
-            the atom order of ``coords``.
+            the atom order of ``coords``. It may be given as ``Mol.ToBinary()`` bytes and
+            is then decoded on first access (loading from the cache stays cheap).
         coords: Coordinates in Angstrom, shape ``[K, N, 3]``, float64.
         energies: Force-field energies in kcal/mol, shape ``[K]``, float64; NaN when the
             conformers were not optimised (then they are in embedding order).
@@ -26,12 +25,43 @@ class ConformerEnsemble:
         method: The force field actually used: ``"mmff"``, ``"uff"`` or ``"none"``.
     """
 
-    smiles: str
-    mol: Chem.Mol
-    coords: np.ndarray
-    energies: np.ndarray
-    num_requested: int
-    method: str
+    def __init__(
+        self,
+        smiles: str,
+        mol: Chem.Mol | bytes,
+        coords: np.ndarray,
+        energies: np.ndarray,
+        num_requested: int,
+        method: str,
+    ):
+        self.smiles = smiles
+        self._mol = mol
+        self.coords = coords
+        self.energies = energies
+        self.num_requested = num_requested
+        self.method = method
+
+    @property
+    def mol(self) -> Chem.Mol:
+        """The molecule (explicit hydrogens, no conformers)."""
+        if not isinstance(self._mol, Chem.Mol):
+            self._mol = Chem.Mol(bytes(self._mol))
+        return self._mol
+
+    @property
+    def mol_binary(self) -> bytes:
+        """The molecule as ``Mol.ToBinary()`` bytes."""
+        return self._mol.ToBinary() if isinstance(self._mol, Chem.Mol) else bytes(self._mol)
+
+    def __getstate__(self) -> dict:
+        # send the molecule as bytes between processes; decoded only where it is used
+        return dict(self.__dict__, _mol=self.mol_binary)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConformerEnsemble({self.smiles!r}, K={len(self)}/{self.num_requested}, "
+            f"N={self.num_atoms}, method={self.method!r})"
+        )
 
     def __len__(self) -> int:
         return int(self.coords.shape[0])

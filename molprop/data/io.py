@@ -78,7 +78,8 @@ def read_table(
 
     Args:
         path: Input file.
-        smiles_column: CSV only: SMILES column; default ``smiles``, else the first column.
+        smiles_column: CSV only: SMILES column; default ``smiles`` (any letter case), else
+            the first column.
         target_columns: Target columns (SD tags for an SDF); default every remaining
             numeric column with at least one value.
         task: ``regression``, ``classification`` (targets must be 0/1) or ``None`` to
@@ -133,7 +134,8 @@ def read_csv(
     frame.index = pd.RangeIndex(len(frame), name="row")
     columns = [str(c) for c in frame.columns]
     if smiles_column is None:
-        smiles_column = "smiles" if "smiles" in columns else columns[0]
+        named = [c for c in columns if c.strip().lower() == "smiles"]
+        smiles_column = "smiles" if "smiles" in columns else (named or columns)[0]
     elif smiles_column not in columns:
         raise InputError(
             f"Input file '{path}': SMILES column '{smiles_column}' not found "

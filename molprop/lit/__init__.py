@@ -1,0 +1,1 @@
+"""Lightning training pieces: the module, metrics, schedulers and post-training evaluation."""

@@ -6,10 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-try:  # The data layer owns the exception hierarchy; fall back to ValueError if absent.
-    from molprop.exceptions import InputError
-except ImportError:  # pragma: no cover
-    InputError = ValueError
+from molprop.exceptions import InputError
 
 
 @dataclass
