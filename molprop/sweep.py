@@ -8,6 +8,7 @@ called by hand: ``python -m molprop.sweep <sweep_dir>``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 SUMMARY_NAME = "sweep_summary.csv"
@@ -64,12 +66,26 @@ def write_sweep_summary(sweep_dir: str | Path) -> Path:
     frame = pd.DataFrame([_run_row(j) for j in jobs], columns=COLUMNS)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / SUMMARY_NAME
-    frame.to_csv(path, index=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)  # atomic: parallel jobs (submitit) may finish together
     return path
 
 
 class SweepSummaryCallback(Callback):
-    """Hydra callback writing ``sweep_summary.csv`` when a multirun ends."""
+    """Hydra callback writing ``sweep_summary.csv`` after each job and when a multirun ends.
+
+    Updating after every job keeps the summary useful when a later run fails or the sweep
+    is interrupted.
+    """
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        """Refresh the summary after each job of a multirun (no-op for single runs)."""
+        try:
+            if config.hydra.mode == RunMode.MULTIRUN:
+                write_sweep_summary(str(config.hydra.sweep.dir))
+        except Exception as err:  # never let bookkeeping fail a training job
+            print(f"[molprop] could not update the sweep summary: {err}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Summarise the sweep directory of the finished multirun."""

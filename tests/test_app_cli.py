@@ -56,3 +56,18 @@ def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
     assert (sweep / "0" / "metrics.json").is_file()
+
+
+def test_sweep_summary_lists_failed_jobs(tmp_path):
+    from molprop.sweep import write_sweep_summary
+
+    for job, metrics in (("0", {"optimized_metric": {"name": "val/rmse", "value": 1.5},
+                                "test": {"bagged_ensemble": {"rmse": 2.0}}}), ("1", None)):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- seed={job}\n")
+        if metrics:
+            (tmp_path / job / "metrics.json").write_text(json.dumps(metrics))
+    summary = pd.read_csv(write_sweep_summary(tmp_path))
+    assert summary["status"].tolist() == ["ok", "failed"]
+    assert summary.loc[0, "val"] == 1.5 and summary.loc[0, "test"] == 2.0
+    assert summary["overrides"].tolist() == ["seed=0", "seed=1"]
