@@ -228,6 +228,10 @@ def conformer_stats(train_log: Path) -> dict:
     """Conformer-generation summary of the training log (how many of K really exist), and the
     seconds from the first log line to the conformer summary (the conformer stage)."""
     text = train_log.read_text(errors="replace") if train_log.exists() else ""
+    stamps = [(t, ln) for ln in text.splitlines() if (t := _stamp(ln)) is not None]
+    loaded = next((t for t, ln in stamps if "Loaded processed graphs" in ln), None)
+    if loaded is not None and "Conformers:" not in text:
+        return {"processed_cache_hit": True, "conformer_stage_s": round(loaded - stamps[0][0], 1)}
     m = re.search(r"Conformers: (\d+) (?:unique )?molecules, (\d+) embedded, (\d+) from cache, "
                   r"(\d+) failed, "
                   r"(\d+) with fewer than K=(\d+) distinct conformers \(mean ([\d.]+)\)", text)
@@ -237,7 +241,6 @@ def conformer_stats(train_log: Path) -> dict:
     out = {"conformers_embedded": int(emb), "conformers_from_cache": int(cached),
            "conformers_failed": int(failed), "conformers_fewer_than_generated": int(fewer),
            "conformers_generated_k": int(k), "conformers_mean_distinct": float(mean)}
-    stamps = [(t, ln) for ln in text.splitlines() if (t := _stamp(ln)) is not None]
     done_at = next((t for t, ln in stamps if "Conformers:" in ln), None)
     if stamps and done_at is not None:
         out["conformer_stage_s"] = round(done_at - stamps[0][0], 1)
