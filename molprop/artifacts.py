@@ -121,33 +121,42 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
     """
     run = RunDir(run_dir)
     if not run.root.is_dir():
-        raise ArtifactError(f"run directory '{run.root}' does not exist; expected the output "
-                            "folder of a finished `python train.py` run")
+        raise ArtifactError(
+            f"run directory '{run.root}' does not exist; expected the output "
+            "folder of a finished `python train.py` run"
+        )
     if not run.model_json.is_file():
-        raise ArtifactError(f"run directory '{run.root}' has no model/model.json; expected a "
-                            "finished training run (model/ is written at the end of training)")
+        raise ArtifactError(
+            f"run directory '{run.root}' has no model/model.json; expected a "
+            "finished training run (model/ is written at the end of training)"
+        )
     try:
         raw = json.loads(run.model_json.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise ArtifactError(f"cannot read '{run.model_json}': {err}") from err
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
-        raise ArtifactError(f"'{run.model_json}' has format_version={version!r}; this molprop "
-                            f"reads format_version={FORMAT_VERSION}")
+        raise ArtifactError(
+            f"'{run.model_json}' has format_version={version!r}; this molprop "
+            f"reads format_version={FORMAT_VERSION}"
+        )
     try:
         spec = ModelSpec(**raw)
     except TypeError as err:
         raise ArtifactError(f"'{run.model_json}' is incompatible: {err}") from err
     if spec.task not in TASK_TYPES or len(spec.task_names) != len(spec.scaler_mean):
-        raise ArtifactError(f"'{run.model_json}' is inconsistent: task={spec.task!r}, "
-                            f"{len(spec.task_names)} task names, {len(spec.scaler_mean)} scalers")
+        raise ArtifactError(
+            f"'{run.model_json}' is inconsistent: task={spec.task!r}, "
+            f"{len(spec.task_names)} task names, {len(spec.scaler_mean)} scalers"
+        )
     return spec
 
 
 def build_model(spec: ModelSpec) -> PropertyModel:
     """Build an untrained :class:`PropertyModel` with the architecture of ``spec``."""
-    return PropertyModel(spec.backbone, spec.task_names, spec.task, spec.scaler_mean,
-                         spec.scaler_std)
+    return PropertyModel(
+        spec.backbone, spec.task_names, spec.task, spec.scaler_mean, spec.scaler_std
+    )
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> list[PropertyModel]:
@@ -172,14 +181,17 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> list[
     for m in range(spec.num_members):
         path = run.member_weights(m)
         if not path.is_file():
-            raise ArtifactError(f"'{path}' is missing; model.json lists {spec.num_members} "
-                                "ensemble members")
+            raise ArtifactError(
+                f"'{path}' is missing; model.json lists {spec.num_members} ensemble members"
+            )
         try:
             model = build_model(spec)
             model.load_state_dict(load_file(str(path)), strict=True)
         except (RuntimeError, TypeError, ValueError, OSError) as err:
-            raise ArtifactError(f"weights '{path}' do not match model/model.json "
-                                f"(incompatible molprop version?): {err}") from err
+            raise ArtifactError(
+                f"weights '{path}' do not match model/model.json "
+                f"(incompatible molprop version?): {err}"
+            ) from err
         model.spec = spec
         members.append(model.to(device).eval())
     return members

@@ -41,8 +41,15 @@ def parity_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path
     for ax, name in zip(axes, task_names, strict=False):
         sub = frame[[name, f"{name}_pred", f"{name}_conformer_std"]].dropna(subset=[name])
         true, pred = sub[name].to_numpy(), sub[f"{name}_pred"].to_numpy()
-        ax.errorbar(true, pred, yerr=sub[f"{name}_conformer_std"].to_numpy(), fmt="o", ms=3,
-                    alpha=0.6, elinewidth=0.8)
+        ax.errorbar(
+            true,
+            pred,
+            yerr=sub[f"{name}_conformer_std"].to_numpy(),
+            fmt="o",
+            ms=3,
+            alpha=0.6,
+            elinewidth=0.8,
+        )
         if len(true):
             lo, hi = float(min(true.min(), pred.min())), float(max(true.max(), pred.max()))
             ax.plot([lo, hi], [lo, hi], "k--", lw=1)

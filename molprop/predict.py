@@ -120,10 +120,12 @@ class Predictor:
         from torch_geometric.data import Batch
 
         flat = [data for confs in graphs for data in confs]
-        mol_idx = torch.tensor([i for i, confs in enumerate(graphs) for _ in confs],
-                               dtype=torch.long)
-        outputs: list[list[torch.Tensor]] = [[torch.zeros(0, len(self.spec.task_names))]
-                                             for _ in self.models]
+        mol_idx = torch.tensor(
+            [i for i, confs in enumerate(graphs) for _ in confs], dtype=torch.long
+        )
+        outputs: list[list[torch.Tensor]] = [
+            [torch.zeros(0, len(self.spec.task_names))] for _ in self.models
+        ]
         for start in range(0, len(flat), batch_size):
             batch = Batch.from_data_list(flat[start : start + batch_size]).to(self.device)
             for m, model in enumerate(self.models):
@@ -138,8 +140,11 @@ class Predictor:
         bagged = self.predict_graphs(graphs, batch_size)
         rows = bagged.mol_idx.numpy()
         values: dict[str, Any] = {}
-        for suffix, field in (("", bagged.prediction), (CONFORMER_STD_SUFFIX, bagged.conformer_std),
-                              (ENSEMBLE_STD_SUFFIX, bagged.ensemble_std)):
+        for suffix, field in (
+            ("", bagged.prediction),
+            (CONFORMER_STD_SUFFIX, bagged.conformer_std),
+            (ENSEMBLE_STD_SUFFIX, bagged.ensemble_std),
+        ):
             for t, task in enumerate(self.spec.task_names if field is not None else []):
                 column = np.full(n, np.nan)
                 column[rows] = field[:, t].double().numpy()
@@ -161,21 +166,26 @@ def _join_inputs(inputs: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([inputs.rename(columns=clash), out], axis=1)
 
 
-def _smiles_column(columns: Sequence[str], requested: str | None, default: str | None,
-                   source: str) -> str:
+def _smiles_column(
+    columns: Sequence[str], requested: str | None, default: str | None, source: str
+) -> str:
     """Pick the SMILES column: the requested one, the run's, or one named 'smiles'."""
     if requested is not None:
         if requested not in columns:
-            raise InputError(f"{source}: --smiles-column '{requested}' not found; "
-                             f"expected one of the columns {list(columns)}")
+            raise InputError(
+                f"{source}: --smiles-column '{requested}' not found; "
+                f"expected one of the columns {list(columns)}"
+            )
         return requested
     candidates = [default] if default else []
     candidates += [c for c in columns if str(c).lower() == "smiles"]
     for name in candidates:
         if name in columns:
             return name
-    raise InputError(f"{source}: no SMILES column (looked for '{default or 'smiles'}'); "
-                     f"pass --smiles-column, one of {list(columns)}")
+    raise InputError(
+        f"{source}: no SMILES column (looked for '{default or 'smiles'}'); "
+        f"pass --smiles-column, one of {list(columns)}"
+    )
 
 
 def _count_rows(path: Path) -> int | None:
@@ -195,8 +205,11 @@ def _read_csv(path: Path, **kwargs: Any):
         raise InputError(f"--input '{path}': cannot read as CSV: {err}") from err
 
 
-def iter_smiles_chunks(smiles: Sequence[str] | None, input_path: str | Path | None,
-                       chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[pd.DataFrame]:
+def iter_smiles_chunks(
+    smiles: Sequence[str] | None,
+    input_path: str | Path | None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[pd.DataFrame]:
     """Yield the input rows in chunks, in input order, from a SMILES list or a CSV.
 
     CSV cells are read as strings (``keep_default_na=False``), so input columns are
@@ -216,9 +229,18 @@ def iter_smiles_chunks(smiles: Sequence[str] | None, input_path: str | Path | No
         yield _read_csv(Path(input_path), nrows=0)
 
 
-def _smiles_frames(predictor: Predictor, chunks, column: str, conformers: dict, keep: int, *,
-                   batch_size: int, workers: int | None, cache_dir: str | None,
-                   bar: tqdm) -> Iterator[pd.DataFrame]:
+def _smiles_frames(
+    predictor: Predictor,
+    chunks,
+    column: str,
+    conformers: dict,
+    keep: int,
+    *,
+    batch_size: int,
+    workers: int | None,
+    cache_dir: str | None,
+    bar: tqdm,
+) -> Iterator[pd.DataFrame]:
     """Generate conformers, featurise and predict one chunk of SMILES rows at a time."""
     from molprop.data.pipeline import smiles_to_graphs
 
@@ -228,16 +250,23 @@ def _smiles_frames(predictor: Predictor, chunks, column: str, conformers: dict, 
         if not values:
             yield predictor.result_frame(frame, [], [], batch_size)
             continue
-        graphs, errors = smiles_to_graphs(values, conformers, predictor.spec.graph,
-                                          num_workers=workers, cache_dir=cache_dir,
-                                          largest_fragment=largest,
-                                          max_conformers=keep, progress=False)
+        graphs, errors = smiles_to_graphs(
+            values,
+            conformers,
+            predictor.spec.graph,
+            num_workers=workers,
+            cache_dir=cache_dir,
+            largest_fragment=largest,
+            max_conformers=keep,
+            progress=False,
+        )
         yield predictor.result_frame(frame, graphs, errors, batch_size)
         bar.update(len(frame))
 
 
-def _sdf_frames(predictor: Predictor, path: Path, *, batch_size: int,
-                bar: tqdm) -> Iterator[pd.DataFrame]:
+def _sdf_frames(
+    predictor: Predictor, path: Path, *, batch_size: int, bar: tqdm
+) -> Iterator[pd.DataFrame]:
     """Predict an SDF with its coordinates as given (records sharing _Name: one molecule)."""
     from molprop.data.pipeline import sdf_to_graphs
 
@@ -247,12 +276,20 @@ def _sdf_frames(predictor: Predictor, path: Path, *, batch_size: int,
     bar.update(len(records))
 
 
-def iter_predictions(run_dir: str | Path | Predictor, smiles: Sequence[str] | None = None,
-                     input_path: str | Path | None = None, *, smiles_column: str | None = None,
-                     num_conformers: int | None = None, batch_size: int = 64,
-                     workers: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                     device: str = "cpu", cache_dir: str | None = None,
-                     progress: bool = False) -> Iterator[pd.DataFrame]:
+def iter_predictions(
+    run_dir: str | Path | Predictor,
+    smiles: Sequence[str] | None = None,
+    input_path: str | Path | None = None,
+    *,
+    smiles_column: str | None = None,
+    num_conformers: int | None = None,
+    batch_size: int = 64,
+    workers: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    device: str = "cpu",
+    cache_dir: str | None = None,
+    progress: bool = False,
+) -> Iterator[pd.DataFrame]:
     """Stream predictions as one DataFrame per input chunk (see the module docstring).
 
     The run is loaded and the arguments are checked when this is called; conformers are
@@ -282,13 +319,16 @@ def iter_predictions(run_dir: str | Path | Predictor, smiles: Sequence[str] | No
         raise InputError("predict: give exactly one of --smiles or --input")
     smiles = [smiles] if isinstance(smiles, str) else smiles
     if int(batch_size) < 1 or int(chunk_size) < 1:
-        raise InputError(f"predict: --batch-size {batch_size} and --chunk-size {chunk_size}: "
-                         "expected integers >= 1")
+        raise InputError(
+            f"predict: --batch-size {batch_size} and --chunk-size {chunk_size}: "
+            "expected integers >= 1"
+        )
     path = None if input_path is None else Path(input_path)
     if path is not None and not path.is_file():
         raise InputError(f"--input '{path}': file not found; expected a CSV or SDF file")
-    predictor = run_dir if isinstance(run_dir, Predictor) else Predictor.from_run_dir(
-        run_dir, device)
+    predictor = (
+        run_dir if isinstance(run_dir, Predictor) else Predictor.from_run_dir(run_dir, device)
+    )
     if path is not None and path.suffix.lower() in SDF_SUFFIXES:
         if num_conformers is not None:
             log.warning("--num-conformers is ignored for SDF input (coordinates as given)")
@@ -296,14 +336,32 @@ def iter_predictions(run_dir: str | Path | Predictor, smiles: Sequence[str] | No
         return _closing(_sdf_frames(predictor, path, batch_size=batch_size, bar=bar), bar)
     column = "smiles"
     if path is not None:
-        column = _smiles_column(list(_read_csv(path, nrows=0).columns), smiles_column,
-                                predictor.spec.data.get("smiles_column"), f"--input '{path}'")
+        column = _smiles_column(
+            list(_read_csv(path, nrows=0).columns),
+            smiles_column,
+            predictor.spec.data.get("smiles_column"),
+            f"--input '{path}'",
+        )
     conformers, keep = predictor.num_conformers(num_conformers)
-    bar = tqdm(total=len(smiles) if path is None else _count_rows(path), unit="mol",
-               desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    frames = _smiles_frames(predictor, iter_smiles_chunks(smiles, path, chunk_size), column,
-                            conformers, keep, batch_size=batch_size, workers=workers,
-                            cache_dir=cache_dir, bar=bar)
+    bar = tqdm(
+        total=len(smiles) if path is None else _count_rows(path),
+        unit="mol",
+        desc="predict",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    frames = _smiles_frames(
+        predictor,
+        iter_smiles_chunks(smiles, path, chunk_size),
+        column,
+        conformers,
+        keep,
+        batch_size=batch_size,
+        workers=workers,
+        cache_dir=cache_dir,
+        bar=bar,
+    )
     return _closing(frames, bar)
 
 
@@ -323,9 +381,13 @@ def write_predictions(frames: Iterator[pd.DataFrame], handle: TextIO) -> int:
     return rows
 
 
-def predict(run_dir: str | Path | Predictor, smiles: Sequence[str] | None = None,
-            input_path: str | Path | None = None, output: str | Path | None = None,
-            **kwargs: Any) -> pd.DataFrame | int:
+def predict(
+    run_dir: str | Path | Predictor,
+    smiles: Sequence[str] | None = None,
+    input_path: str | Path | None = None,
+    output: str | Path | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame | int:
     """Predict SMILES or a CSV/SDF file with a trained run.
 
     Args:
@@ -359,23 +421,43 @@ def build_parser():
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="predict.py", description="Predict molecular properties with a trained molprop run.",
+        prog="predict.py",
+        description="Predict molecular properties with a trained molprop run.",
         epilog="Output: input columns, per task <task>, <task>_conformer_std "
-               "(+ <task>_ensemble_std for ensembles), num_conformers, error.")
+        "(+ <task>_ensemble_std for ensembles), num_conformers, error.",
+    )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="training run directory (has model/)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--smiles", nargs="+", metavar="S", help="SMILES strings to predict")
     source.add_argument("--input", metavar="FILE", help="CSV with a SMILES column, or an SDF")
     parser.add_argument("--smiles-column", metavar="C", help="SMILES column of the CSV")
     parser.add_argument("--output", metavar="FILE", help="output CSV (default: stdout)")
-    parser.add_argument("--num-conformers", type=int, metavar="K",
-                        help="conformers per SMILES (default: the run's settings)")
-    parser.add_argument("--batch-size", type=int, default=64, metavar="B",
-                        help="conformer graphs per forward pass (default: 64)")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="processes for conformer generation (default: all cores)")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="R",
-                        help=f"input rows per streamed chunk (default: {DEFAULT_CHUNK_SIZE})")
+    parser.add_argument(
+        "--num-conformers",
+        type=int,
+        metavar="K",
+        help="conformers per SMILES (default: the run's settings)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        metavar="B",
+        help="conformer graphs per forward pass (default: 64)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes for conformer generation (default: all cores)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=DEFAULT_CHUNK_SIZE,
+        metavar="R",
+        help=f"input rows per streamed chunk (default: {DEFAULT_CHUNK_SIZE})",
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--cache-dir", help="conformer cache folder (default: no cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or info logs")
@@ -390,11 +472,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from molprop.exceptions import MolpropError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    options = dict(smiles_column=args.smiles_column, num_conformers=args.num_conformers,
-                   batch_size=args.batch_size, workers=args.workers, chunk_size=args.chunk_size,
-                   device=args.device, cache_dir=args.cache_dir, progress=not args.quiet)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    options = dict(
+        smiles_column=args.smiles_column,
+        num_conformers=args.num_conformers,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
+    )
     try:
         with logging_redirect_tqdm():
             if args.output:

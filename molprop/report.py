@@ -29,14 +29,20 @@ def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any
     for m, member in enumerate(members):
         artifacts.save_member(run.root, m, member.model)
     spec = artifacts.ModelSpec(
-        task=first.task, task_names=list(first.task_names), backbone=dict(first.backbone_kwargs),
-        scaler_mean=first.scaler_mean.tolist(), scaler_std=first.scaler_std.tolist(),
+        task=first.task,
+        task_names=list(first.task_names),
+        backbone=dict(first.backbone_kwargs),
+        scaler_mean=first.scaler_mean.tolist(),
+        scaler_std=first.scaler_std.tolist(),
         conformers=OmegaConf.to_container(cfg.conformers, resolve=True),
         graph=OmegaConf.to_container(cfg.graph, resolve=True),
         bagging=OmegaConf.to_container(cfg.bagging, resolve=True),
-        data={"smiles_column": getattr(dm, "smiles_column", None),
-              "largest_fragment": bool(cfg.data.get("largest_fragment", True))},
-        num_members=len(members), ensemble_aggregate=str(cfg.ensemble.aggregate),
+        data={
+            "smiles_column": getattr(dm, "smiles_column", None),
+            "largest_fragment": bool(cfg.data.get("largest_fragment", True)),
+        },
+        num_members=len(members),
+        ensemble_aggregate=str(cfg.ensemble.aggregate),
     )
     artifacts.save_spec(run.root, spec)
 
@@ -68,8 +74,11 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     short = monitor.split("/", 1)[-1]
     value = results["val"].metrics["bagged_ensemble"].get(short, float("nan"))
     metrics = {
-        "task": task, "task_names": names, "num_conformers": int(cfg.bagging.num_conformers),
-        "ensemble_size": len(members), "aggregate": aggregate,
+        "task": task,
+        "task_names": names,
+        "num_conformers": int(cfg.bagging.num_conformers),
+        "ensemble_size": len(members),
+        "aggregate": aggregate,
         "optimized_metric": {"name": monitor, "mode": mode, "value": value},
         "val": results["val"].metrics,
         "test": results["test"].metrics,

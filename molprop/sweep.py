@@ -31,8 +31,13 @@ def _run_row(job_dir: Path) -> dict[str, Any]:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) or []
     row: dict[str, Any] = {
-        "job": job_dir.name, "overrides": " ".join(str(o) for o in overrides),
-        "metric": None, "val": None, "test": None, "run_dir": str(job_dir), "status": "failed",
+        "job": job_dir.name,
+        "overrides": " ".join(str(o) for o in overrides),
+        "metric": None,
+        "val": None,
+        "test": None,
+        "run_dir": str(job_dir),
+        "status": "failed",
     }
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
@@ -59,10 +64,14 @@ def write_sweep_summary(sweep_dir: str | Path) -> Path:
         Path of the written CSV.
     """
     sweep_dir = Path(sweep_dir)
-    jobs = sorted(
-        (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()),
-        key=_job_key,
-    ) if sweep_dir.is_dir() else []
+    jobs = (
+        sorted(
+            (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()),
+            key=_job_key,
+        )
+        if sweep_dir.is_dir()
+        else []
+    )
     frame = pd.DataFrame([_run_row(j) for j in jobs], columns=COLUMNS)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / SUMMARY_NAME

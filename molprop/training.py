@@ -57,11 +57,13 @@ def resume_plan(cfg: DictConfig) -> tuple[Path | None, int, str | None]:
         return None, 0, None
     path = Path(str(ckpt)).expanduser().resolve()
     if not path.is_file():
-        raise InputError(f"ckpt_path={ckpt!r}: no such file; expected a checkpoint such as "
-                         "<run_dir>/checkpoints/last.ckpt")
+        raise InputError(
+            f"ckpt_path={ckpt!r}: no such file; expected a checkpoint such as "
+            "<run_dir>/checkpoints/last.ckpt"
+        )
     parent, member = path.parent, 0
-    if parent.name.startswith("member_") and parent.name[len("member_"):].isdigit():
-        member, parent = int(parent.name[len("member_"):]), parent.parent
+    if parent.name.startswith("member_") and parent.name[len("member_") :].isdigit():
+        member, parent = int(parent.name[len("member_") :]), parent.parent
     root = parent.parent if parent.name == "checkpoints" else None
     return root, member, str(path)
 
@@ -78,9 +80,14 @@ def build_datamodule(cfg: DictConfig, run: artifacts.RunDir, member: int):
 
     seed = int(cfg.seed) + member
     dm = MolDataModule(
-        data=_plain(cfg.data), conformers=_plain(cfg.conformers), graph=_plain(cfg.graph),
-        bagging=_plain(cfg.bagging), batch_size=int(cfg.batch_size),
-        loader_workers=int(cfg.loader_workers), seed=seed, cache_dir=cfg.paths.cache_dir,
+        data=_plain(cfg.data),
+        conformers=_plain(cfg.conformers),
+        graph=_plain(cfg.graph),
+        bagging=_plain(cfg.bagging),
+        batch_size=int(cfg.batch_size),
+        loader_workers=int(cfg.loader_workers),
+        seed=seed,
+        cache_dir=cfg.paths.cache_dir,
         run_dir=str(run.root) if member == 0 and rank_zero_only.rank == 0 else None,
         bootstrap_seed=seed if cfg.ensemble.bootstrap else None,
         data_dir=cfg.paths.data_dir,
@@ -97,12 +104,17 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
     backbone.update(in_dim=int(dm.atom_dim), edge_dim=int(dm.edge_dim))
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return MolpropModule(
-        backbone=backbone, task_names=list(dm.task_names), task=dm.task,
+        backbone=backbone,
+        task_names=list(dm.task_names),
+        task=dm.task,
         scaler_mean=[float(v) for v in dm.scaler_mean],
         scaler_std=[float(v) for v in dm.scaler_std],
-        loss=cfg.model.loss, aggregate=cfg.bagging.aggregate,
-        monitor=monitor[0], monitor_mode=monitor[1],
-        optimizer=instantiate(cfg.optimizer), scheduler=scheduler,
+        loss=cfg.model.loss,
+        aggregate=cfg.bagging.aggregate,
+        monitor=monitor[0],
+        monitor_mode=monitor[1],
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
     )
 
 
@@ -118,8 +130,11 @@ def build_trainer(
         target = str(node._target_)
         extra: dict[str, Any] = {}
         if target.endswith("ModelCheckpoint"):
-            extra = {"dirpath": str(run.member_checkpoints(member, size)),
-                     "monitor": monitor[0], "mode": monitor[1]}
+            extra = {
+                "dirpath": str(run.member_checkpoints(member, size)),
+                "monitor": monitor[0],
+                "mode": monitor[1],
+            }
         elif target.endswith("EarlyStopping"):
             extra = {"monitor": monitor[0], "mode": monitor[1]}
         callbacks.append(instantiate(node, **extra))
@@ -128,8 +143,9 @@ def build_trainer(
         for node in (cfg.get("logger") or {}).values()
         if node and "_target_" in node
     ]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                       default_root_dir=str(run.root))
+    return instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run.root)
+    )
 
 
 def _best_state(trainer: pl.Trainer, fallback_dir: Path | None = None) -> dict | None:
@@ -142,8 +158,13 @@ def _best_state(trainer: pl.Trainer, fallback_dir: Path | None = None) -> dict |
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def train_member(cfg: DictConfig, run: artifacts.RunDir, member: int,
-                 ckpt_path: str | None = None, skip_fit: bool = False) -> Member:
+def train_member(
+    cfg: DictConfig,
+    run: artifacts.RunDir,
+    member: int,
+    ckpt_path: str | None = None,
+    skip_fit: bool = False,
+) -> Member:
     """Train (or, with ``skip_fit``, reload) ensemble member ``member``; best weights loaded."""
     pl.seed_everything(int(cfg.seed) + member, workers=True)
     dm = build_datamodule(cfg, run, member)
@@ -159,8 +180,7 @@ def train_member(cfg: DictConfig, run: artifacts.RunDir, member: int,
     if state is not None:
         module.load_state_dict(state)
     elif skip_fit:
-        raise InputError(f"cannot resume: '{ckpt_dir / 'best.ckpt'}' of member {member} is "
-                         "missing")
+        raise InputError(f"cannot resume: '{ckpt_dir / 'best.ckpt'}' of member {member} is missing")
     return Member(module.model.cpu().eval(), dm, trainer)
 
 
@@ -189,14 +209,17 @@ def train(cfg: DictConfig) -> float:
         run.config.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     members = []
     for m in range(int(cfg.ensemble.size)):
-        members.append(train_member(
-            cfg, run, m, ckpt_path=ckpt_path if m == resume_member else None,
-            skip_fit=ckpt_path is not None and m < resume_member,
-        ))
+        members.append(
+            train_member(
+                cfg,
+                run,
+                m,
+                ckpt_path=ckpt_path if m == resume_member else None,
+                skip_fit=ckpt_path is not None and m < resume_member,
+            )
+        )
     if not members[0].trainer.is_global_zero:
         return float("nan")
     from molprop.report import write_outputs
 
     return write_outputs(cfg, run, members)
-
-

@@ -18,10 +18,38 @@ CONF = ROOT / "conf"
 
 #: Small, learnable molecules (target: Crippen logP); two rows of each are used as val/test.
 SMILES = [
-    "CCO", "CCCO", "CCCCO", "CCCCCO", "CC(C)O", "CC(C)CO", "OCCO", "CCOC", "CCOCC", "CCCOC",
-    "CC(=O)O", "CCC(=O)O", "CCCC(=O)O", "CC(=O)OC", "CC(=O)OCC", "CCN", "CCCN", "CCCCN",
-    "CNC", "CCNCC", "c1ccccc1", "Cc1ccccc1", "CCc1ccccc1", "Oc1ccccc1", "Nc1ccccc1",
-    "Clc1ccccc1", "c1ccncc1", "Cc1ccncc1", "C1CCCCC1", "C1CCNCC1", "C1CCOC1", "CC(C)(C)O",
+    "CCO",
+    "CCCO",
+    "CCCCO",
+    "CCCCCO",
+    "CC(C)O",
+    "CC(C)CO",
+    "OCCO",
+    "CCOC",
+    "CCOCC",
+    "CCCOC",
+    "CC(=O)O",
+    "CCC(=O)O",
+    "CCCC(=O)O",
+    "CC(=O)OC",
+    "CC(=O)OCC",
+    "CCN",
+    "CCCN",
+    "CCCCN",
+    "CNC",
+    "CCNCC",
+    "c1ccccc1",
+    "Cc1ccccc1",
+    "CCc1ccccc1",
+    "Oc1ccccc1",
+    "Nc1ccccc1",
+    "Clc1ccccc1",
+    "c1ccncc1",
+    "Cc1ccncc1",
+    "C1CCCCC1",
+    "C1CCNCC1",
+    "C1CCOC1",
+    "CC(C)(C)O",
 ]
 
 #: Overrides that make any run tiny: small model, 2 conformers, 2 epochs, quiet trainer.
@@ -67,9 +95,12 @@ def compose_train(overrides: list[str], return_hydra_config: bool = False):
 def csv_overrides(csv: Path, run_dir: Path, cache: Path) -> list[str]:
     """Overrides for a tiny run on ``csv`` writing into ``run_dir``."""
     return TINY + [
-        "data=csv", f"data.path={csv}", "data.target_columns=[logp]",
+        "data=csv",
+        f"data.path={csv}",
+        "data.target_columns=[logp]",
         "data.split_sizes=[0.75,0.125,0.125]",
-        f"paths.output_dir={run_dir}", f"paths.cache_dir={cache}",
+        f"paths.output_dir={run_dir}",
+        f"paths.cache_dir={cache}",
         f"paths.data_dir={cache}",
     ]
 
@@ -79,5 +110,6 @@ def run_cli(args: list[str], cwd: Path = ROOT, timeout: int = 240):
     import subprocess
 
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

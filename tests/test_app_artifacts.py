@@ -11,24 +11,46 @@ from molprop import artifacts
 from molprop.artifacts import ArtifactError, ModelSpec, load_model
 from molprop.lit.model import PropertyModel
 
-BACKBONE = {"in_dim": 5, "edge_dim": 3, "num_layers": 1, "max_degree": 1, "channels": 8,
-            "num_heads": 2, "radial_hidden": 8, "num_radial": 4, "head_hidden": 8}
+BACKBONE = {
+    "in_dim": 5,
+    "edge_dim": 3,
+    "num_layers": 1,
+    "max_degree": 1,
+    "channels": 8,
+    "num_heads": 2,
+    "radial_hidden": 8,
+    "num_radial": 4,
+    "head_hidden": 8,
+}
 
 
 def spec(**kwargs):
-    base = dict(task="regression", task_names=["a", "b"], backbone={**BACKBONE, "out_dim": 2},
-                scaler_mean=[1.0, -1.0], scaler_std=[2.0, 0.5], conformers={"num_conformers": 3},
-                graph={"hydrogens": "implicit", "cutoff": 5.0, "max_neighbors": 8},
-                bagging={"num_conformers": 3, "aggregate": "mean"},
-                data={"smiles_column": "smiles"}, num_members=2)
+    base = dict(
+        task="regression",
+        task_names=["a", "b"],
+        backbone={**BACKBONE, "out_dim": 2},
+        scaler_mean=[1.0, -1.0],
+        scaler_std=[2.0, 0.5],
+        conformers={"num_conformers": 3},
+        graph={"hydrogens": "implicit", "cutoff": 5.0, "max_neighbors": 8},
+        bagging={"num_conformers": 3, "aggregate": "mean"},
+        data={"smiles_column": "smiles"},
+        num_members=2,
+    )
     return ModelSpec(**{**base, **kwargs})
 
 
 def batch():
     torch.manual_seed(0)
-    graphs = [Data(x=torch.randn(4, 5), pos=torch.randn(4, 3),
-                   edge_index=torch.tensor([[0, 1, 2, 3, 0, 2], [1, 0, 3, 2, 2, 0]]),
-                   edge_attr=torch.randn(6, 3)) for _ in range(3)]
+    graphs = [
+        Data(
+            x=torch.randn(4, 5),
+            pos=torch.randn(4, 3),
+            edge_index=torch.tensor([[0, 1, 2, 3, 0, 2], [1, 0, 3, 2, 2, 0]]),
+            edge_attr=torch.randn(6, 3),
+        )
+        for _ in range(3)
+    ]
     return Batch.from_data_list(graphs)
 
 
@@ -87,8 +109,12 @@ def test_plots_write_pngs(tmp_path):
 
     from molprop import plots
 
-    frame = pd.DataFrame({"a": [0.0, 1.0, 1.0, 0.0, float("nan")],
-                          "a_pred": [0.2, 0.7, 0.9, 0.4, 0.5],
-                          "a_conformer_std": [0.1, 0.0, 0.2, 0.1, 0.0]})
+    frame = pd.DataFrame(
+        {
+            "a": [0.0, 1.0, 1.0, 0.0, float("nan")],
+            "a_pred": [0.2, 0.7, 0.9, 0.4, 0.5],
+            "a_conformer_std": [0.1, 0.0, 0.2, 0.1, 0.0],
+        }
+    )
     assert plots.parity_plot(frame, ["a"], tmp_path / "parity.png").stat().st_size > 0
     assert plots.roc_plot(frame, ["a"], tmp_path / "roc.png").stat().st_size > 0

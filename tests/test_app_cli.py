@@ -9,9 +9,15 @@ from conftest import TINY, run_cli
 
 
 def tiny_cli(tiny_csv, cache_dir):
-    return TINY + ["data=csv", f"data.path={tiny_csv}", "data.target_columns=[logp]",
-                   f"paths.cache_dir={cache_dir}", f"paths.data_dir={cache_dir}",
-                   "trainer.max_epochs=1", "logger=csv"]
+    return TINY + [
+        "data=csv",
+        f"data.path={tiny_csv}",
+        "data.target_columns=[logp]",
+        f"paths.cache_dir={cache_dir}",
+        f"paths.data_dir={cache_dir}",
+        "trainer.max_epochs=1",
+        "logger=csv",
+    ]
 
 
 def check(result):
@@ -20,8 +26,9 @@ def check(result):
 
 def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(["train.py", "-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1",
-                      f"hydra.sweep.dir={sweep}"])
+    result = run_cli(
+        ["train.py", "-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    )
     check(result)
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 2 and (summary["status"] == "ok").all()
@@ -34,9 +41,16 @@ def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
 
 def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     run_dir = tmp_path / "ddp"
-    result = run_cli(["train.py", *tiny_cli(tiny_csv, cache_dir), "trainer=ddp",
-                      "trainer.accelerator=cpu", "trainer.devices=2",
-                      f"hydra.run.dir={run_dir}"])
+    result = run_cli(
+        [
+            "train.py",
+            *tiny_cli(tiny_csv, cache_dir),
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            f"hydra.run.dir={run_dir}",
+        ]
+    )
     check(result)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["val"]["bagged_ensemble"]["rmse"] is not None
@@ -46,12 +60,23 @@ def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran in its own process
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
-                    reason="hydra-submitit-launcher not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+    reason="hydra-submitit-launcher not installed",
+)
 def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
     sweep = tmp_path / "submitit"
-    result = run_cli(["train.py", "-m", "hydra/launcher=local", *tiny_cli(tiny_csv, cache_dir),
-                      "seed=3", f"hydra.sweep.dir={sweep}"], timeout=300)
+    result = run_cli(
+        [
+            "train.py",
+            "-m",
+            "hydra/launcher=local",
+            *tiny_cli(tiny_csv, cache_dir),
+            "seed=3",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        timeout=300,
+    )
     check(result)
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
@@ -61,8 +86,16 @@ def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
 def test_sweep_summary_lists_failed_jobs(tmp_path):
     from molprop.sweep import write_sweep_summary
 
-    for job, metrics in (("0", {"optimized_metric": {"name": "val/rmse", "value": 1.5},
-                                "test": {"bagged_ensemble": {"rmse": 2.0}}}), ("1", None)):
+    for job, metrics in (
+        (
+            "0",
+            {
+                "optimized_metric": {"name": "val/rmse", "value": 1.5},
+                "test": {"bagged_ensemble": {"rmse": 2.0}},
+            },
+        ),
+        ("1", None),
+    ):
         (tmp_path / job / ".hydra").mkdir(parents=True)
         (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- seed={job}\n")
         if metrics:
@@ -71,3 +104,27 @@ def test_sweep_summary_lists_failed_jobs(tmp_path):
     assert summary["status"].tolist() == ["ok", "failed"]
     assert summary.loc[0, "val"] == 1.5 and summary.loc[0, "test"] == 2.0
     assert summary["overrides"].tolist() == ["seed=0", "seed=1"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
+    reason="hydra-optuna-sweeper not installed",
+)
+def test_optuna_search_runs_trials_and_summarises(tiny_csv, cache_dir, tmp_path):
+    sweep = tmp_path / "optuna"
+    result = run_cli(
+        [
+            "train.py",
+            "hparams_search=optuna",
+            *tiny_cli(tiny_csv, cache_dir),
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=1",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        timeout=300,
+    )
+    check(result)
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 2 and (summary["status"] == "ok").all()
+    assert summary["overrides"].str.contains("optimizer.lr=").all()
+    assert (sweep / "optimization_results.yaml").is_file()

@@ -25,21 +25,32 @@ class FakeBackbone(nn.Module):
 def conformer_graph(mol, conf, value, target):
     n = 3
     return Data(
-        z=torch.ones(n, dtype=torch.long), x=torch.randn(n, 4), pos=torch.randn(n, 3),
-        edge_index=torch.tensor([[0, 1], [1, 0]]), edge_attr=torch.randn(2, 2),
-        y=torch.tensor([[target]]), mol_idx=torch.tensor([mol]), conf_idx=torch.tensor([conf]),
+        z=torch.ones(n, dtype=torch.long),
+        x=torch.randn(n, 4),
+        pos=torch.randn(n, 3),
+        edge_index=torch.tensor([[0, 1], [1, 0]]),
+        edge_attr=torch.randn(2, 2),
+        y=torch.tensor([[target]]),
+        mol_idx=torch.tensor([mol]),
+        conf_idx=torch.tensor([conf]),
         fake=torch.tensor([[value]]),
     )
 
 
 def make_module(task="regression", **kwargs):
-    return MolpropModule({"in_dim": 4, "edge_dim": 2}, ["t"], task=task,
-                         backbone_module=FakeBackbone(), **kwargs)
+    return MolpropModule(
+        {"in_dim": 4, "edge_dim": 2}, ["t"], task=task, backbone_module=FakeBackbone(), **kwargs
+    )
 
 
 def validate(module, graphs):
-    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, enable_checkpointing=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     return trainer.validate(module, DataLoader(graphs, batch_size=3), verbose=False)[0]
 
 
@@ -47,8 +58,10 @@ def test_validation_metrics_are_per_molecule():
     # every conformer is off by +-1, but the conformer means hit the targets exactly
     graphs = []
     for mol, target in enumerate([1.0, 2.0, 4.0, 3.0]):
-        graphs += [conformer_graph(mol, 0, target + 1, target),
-                   conformer_graph(mol, 1, target - 1, target)]
+        graphs += [
+            conformer_graph(mol, 0, target + 1, target),
+            conformer_graph(mol, 1, target - 1, target),
+        ]
     metrics = validate(make_module(aggregate="mean"), graphs)
     assert metrics["val/rmse"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["val/r2"] == pytest.approx(1.0)
@@ -56,8 +69,13 @@ def test_validation_metrics_are_per_molecule():
 
 
 def test_scaler_buffers_map_outputs_to_target_units():
-    module = MolpropModule({"in_dim": 4, "edge_dim": 2}, ["t"], scaler_mean=[10.0],
-                           scaler_std=[2.0], backbone_module=FakeBackbone())
+    module = MolpropModule(
+        {"in_dim": 4, "edge_dim": 2},
+        ["t"],
+        scaler_mean=[10.0],
+        scaler_std=[2.0],
+        backbone_module=FakeBackbone(),
+    )
     state = module.model.state_dict()
     assert state["scaler_mean"].item() == 10.0 and state["scaler_std"].item() == 2.0
     graphs = [conformer_graph(0, 0, 0.5, 11.0), conformer_graph(1, 0, -1.0, 8.0)]
@@ -67,9 +85,14 @@ def test_scaler_buffers_map_outputs_to_target_units():
 
 
 def test_classification_uses_probabilities_and_auc():
-    graphs = [conformer_graph(0, 0, 3.0, 1.0), conformer_graph(0, 1, 1.0, 1.0),
-              conformer_graph(1, 0, -2.0, 0.0), conformer_graph(2, 0, 0.5, 1.0),
-              conformer_graph(3, 0, -0.5, 0.0), conformer_graph(4, 0, 2.0, float("nan"))]
+    graphs = [
+        conformer_graph(0, 0, 3.0, 1.0),
+        conformer_graph(0, 1, 1.0, 1.0),
+        conformer_graph(1, 0, -2.0, 0.0),
+        conformer_graph(2, 0, 0.5, 1.0),
+        conformer_graph(3, 0, -0.5, 0.0),
+        conformer_graph(4, 0, 2.0, float("nan")),
+    ]
     metrics = validate(make_module(task="classification"), graphs)
     assert metrics["val/roc_auc"] == pytest.approx(1.0)
     assert metrics["val/accuracy"] == pytest.approx(1.0)

@@ -18,8 +18,13 @@ def run_train(tiny_csv, run_dir, cache_dir, extra):
 
 
 def test_fast_dev_run_on_default_data(tmp_path, cache_dir, capsys):
-    overrides = TINY + ["debug=fdr", "data.limit=16", f"paths.output_dir={tmp_path}",
-                        f"paths.cache_dir={cache_dir}", f"paths.data_dir={cache_dir}"]
+    overrides = TINY + [
+        "debug=fdr",
+        "data.limit=16",
+        f"paths.output_dir={tmp_path}",
+        f"paths.cache_dir={cache_dir}",
+        f"paths.data_dir={cache_dir}",
+    ]
     cfg = compose_train(overrides)
     assert cfg.data.name == "chembl_freewilson" and cfg.trainer.fast_dev_run
     value = train(cfg)
@@ -31,11 +36,20 @@ def test_fast_dev_run_on_default_data(tmp_path, cache_dir, capsys):
 
 
 def test_overfit_16_molecules(tiny_csv, tmp_path, cache_dir):
-    extra = ["data.limit=20", "data.split_sizes=[0.8,0.1,0.1]", "model=small",
-             "bagging.num_conformers=1", "bagging.train_sampling=all", "batch_size=16",
-             "scheduler=none", "optimizer.lr=0.01", "optimizer.weight_decay=0",
-             "trainer.max_epochs=35", "trainer.check_val_every_n_epoch=35",
-             "callbacks.early_stopping=null"]
+    extra = [
+        "data.limit=20",
+        "data.split_sizes=[0.8,0.1,0.1]",
+        "model=small",
+        "bagging.num_conformers=1",
+        "bagging.train_sampling=all",
+        "batch_size=16",
+        "scheduler=none",
+        "optimizer.lr=0.01",
+        "optimizer.weight_decay=0",
+        "trainer.max_epochs=35",
+        "trainer.check_val_every_n_epoch=35",
+        "callbacks.early_stopping=null",
+    ]
     run_train(tiny_csv, tmp_path, cache_dir, extra)
     splits = json.loads((tmp_path / "splits.json").read_text())
     assert len(splits["train"]) == 16
@@ -46,8 +60,12 @@ def test_overfit_16_molecules(tiny_csv, tmp_path, cache_dir):
 
 
 def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, cache_dir):
-    extra = ["ensemble.size=2", "ensemble.bootstrap=true", "bagging.num_conformers=3",
-             "bagging.aggregate=median"]
+    extra = [
+        "ensemble.size=2",
+        "ensemble.bootstrap=true",
+        "bagging.num_conformers=3",
+        "bagging.aggregate=median",
+    ]
     value = run_train(tiny_csv, tmp_path, cache_dir, extra)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["optimized_metric"]["name"] == "val/rmse"
@@ -56,7 +74,9 @@ def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, c
     for block in metrics["test"].values():
         assert {"rmse", "mae", "r2"} <= block.keys()
     assert set(metrics["spread_error_spearman"]["test"]["bagged_ensemble"]) == {
-        "conformer_std", "ensemble_std"}
+        "conformer_std",
+        "ensemble_std",
+    }
     for m in range(2):
         assert (tmp_path / "checkpoints" / f"member_{m}" / "best.ckpt").is_file()
         assert (tmp_path / "checkpoints" / f"member_{m}" / "last.ckpt").is_file()
@@ -70,14 +90,22 @@ def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, c
     cfg = compose_train(csv_overrides(tiny_csv, tmp_path, cache_dir) + extra)
     members = load_model(tmp_path)
     assert len(members) == 2 and members[0].spec.ensemble_aggregate == "median"
-    dm = MolDataModule(data=dict(cfg.data), conformers=dict(cfg.conformers),
-                       graph=dict(cfg.graph), bagging=dict(cfg.bagging),
-                       cache_dir=str(cache_dir), data_dir=str(cache_dir), progress=False)
+    dm = MolDataModule(
+        data=dict(cfg.data),
+        conformers=dict(cfg.conformers),
+        graph=dict(cfg.graph),
+        bagging=dict(cfg.bagging),
+        cache_dir=str(cache_dir),
+        data_dir=str(cache_dir),
+        progress=False,
+    )
     dm.setup()
     batches = list(dm.test_dataloader())
     mol_idx = torch.cat([b.mol_idx for b in batches])
-    bagged = [aggregate_conformers(torch.cat([m.predict(b) for b in batches]), mol_idx, "median")
-              for m in members]
+    bagged = [
+        aggregate_conformers(torch.cat([m.predict(b) for b in batches]), mol_idx, "median")
+        for m in members
+    ]
     ensemble = aggregate_ensemble(bagged, "median")
     expected = frame.set_index("row").loc[ensemble.mol_idx.numpy(), "logp_pred"].to_numpy()
     assert ensemble.prediction[:, 0].numpy() == pytest.approx(expected, abs=1e-5)

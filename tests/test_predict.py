@@ -29,23 +29,49 @@ ROWS = ["CCO", "not_a_smiles", "CC(=O)O", "", "C1CC", "c1ccccc1O", "C[C@H](N)C(=
 BAD = {1: "invalid SMILES", 3: "invalid SMILES", 4: "invalid SMILES"}
 
 
-def make_run(path: Path, task: str = "regression", members: int = 1, max_degree: int = 1,
-             layers: int = 2,
-             seed: int = 0) -> Path:
+def make_run(
+    path: Path,
+    task: str = "regression",
+    members: int = 1,
+    max_degree: int = 1,
+    layers: int = 2,
+    seed: int = 0,
+) -> Path:
     """Save an untrained tiny model as a run directory through molprop.artifacts."""
     from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 
-    backbone = dict(in_dim=ATOM_FEATURE_DIM, edge_dim=BOND_FEATURE_DIM, out_dim=len(TASKS),
-                    num_layers=layers, max_degree=max_degree, channels=4, num_heads=2,
-                    radial_hidden=8, num_radial=6, head_hidden=8)
+    backbone = dict(
+        in_dim=ATOM_FEATURE_DIM,
+        edge_dim=BOND_FEATURE_DIM,
+        out_dim=len(TASKS),
+        num_layers=layers,
+        max_degree=max_degree,
+        channels=4,
+        num_heads=2,
+        radial_hidden=8,
+        num_radial=6,
+        head_hidden=8,
+    )
     spec = artifacts.ModelSpec(
-        task=task, task_names=TASKS, backbone=backbone, scaler_mean=[1.0, -2.0],
+        task=task,
+        task_names=TASKS,
+        backbone=backbone,
+        scaler_mean=[1.0, -2.0],
         scaler_std=[2.0, 0.5],
-        conformers=dict(num_conformers=3, seed=0, prune_rms=0.0, max_attempts=5,
-                        optimize="mmff", timeout=60, num_workers=1),
+        conformers=dict(
+            num_conformers=3,
+            seed=0,
+            prune_rms=0.0,
+            max_attempts=5,
+            optimize="mmff",
+            timeout=60,
+            num_workers=1,
+        ),
         graph=dict(hydrogens="implicit", cutoff=5.0, max_neighbors=16),
         bagging=dict(num_conformers=2, train_sampling="sample", aggregate="mean"),
-        data=dict(smiles_column="smiles", largest_fragment=True), num_members=members)
+        data=dict(smiles_column="smiles", largest_fragment=True),
+        num_members=members,
+    )
     artifacts.save_spec(path, spec)
     for m in range(members):
         torch.manual_seed(seed + m)
@@ -78,16 +104,22 @@ def trained_run(tiny_csv, cache_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def rows_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("inputs") / "rows.csv"
-    pd.DataFrame({"id": [f"m{i}" for i in range(len(ROWS))], "smiles": ROWS,
-                  "alpha": ["x"] * len(ROWS), "note": ["keep 1.50"] * len(ROWS)}).to_csv(
-        path, index=False)
+    pd.DataFrame(
+        {
+            "id": [f"m{i}" for i in range(len(ROWS))],
+            "smiles": ROWS,
+            "alpha": ["x"] * len(ROWS),
+            "note": ["keep 1.50"] * len(ROWS),
+        }
+    ).to_csv(path, index=False)
     return path
 
 
 def test_csv_rows_order_and_errors(reg_run, rows_csv, tmp_path):
     out = tmp_path / "out.csv"
-    code = main([str(reg_run), "--input", str(rows_csv), "--output", str(out), "--workers", "1",
-                 "--quiet"])
+    code = main(
+        [str(reg_run), "--input", str(rows_csv), "--output", str(out), "--workers", "1", "--quiet"]
+    )
     assert code == 0
     frame = pd.read_csv(out, keep_default_na=False, dtype=str)
     expected = ["id", "smiles", "alpha_input", "note"] + output_columns(TASKS, 1)
@@ -165,8 +197,11 @@ def _write_sdf(path: Path) -> None:
     AllChem.EmbedMolecule(mol, randomSeed=7)
     pos = mol.GetConformer().GetPositions()
     rotation = Rotation.from_euler("xyz", [0.7, -1.3, 2.1]).as_matrix()
-    variants = {"orig": pos, "moved": pos @ rotation.T + np.array([3.0, -4.0, 10.0]),
-                "mirror": pos * np.array([-1.0, 1.0, 1.0])}
+    variants = {
+        "orig": pos,
+        "moved": pos @ rotation.T + np.array([3.0, -4.0, 10.0]),
+        "mirror": pos * np.array([-1.0, 1.0, 1.0]),
+    }
     writer = Chem.SDWriter(str(path))
     for name, coords in variants.items():
         copy = Chem.Mol(mol)
@@ -216,8 +251,11 @@ def test_mirror_geometry_alone_needs_degree_one(reg_run, tmp_path):
     _, graphs, _ = sdf_to_graphs(sdf, degree1.spec.graph)
     rotation = torch.tensor(Rotation.from_euler("xyz", [0.3, 1.1, -2.0]).as_matrix())
     copies = []
-    for transform in (torch.eye(3, dtype=torch.float64), rotation, torch.diag(
-            torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))):
+    for transform in (
+        torch.eye(3, dtype=torch.float64),
+        rotation,
+        torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)),
+    ):
         graph = graphs[0][0].clone()
         graph.x, graph.edge_attr = graph.x.double(), graph.edge_attr.double()
         graph.pos = graph.pos.double() @ transform.T + 2.5
@@ -249,9 +287,18 @@ def test_missing_and_incompatible_run_dir(reg_run, tmp_path, capsys):
 def test_cli_subprocess_missing_run_dir(tmp_path):
     import subprocess
 
-    proc = subprocess.run([sys.executable, str(ROOT / "predict.py"), str(tmp_path / "missing"),
-                           "--smiles", "C(=O)[C@@H](N)C#N"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "predict.py"),
+            str(tmp_path / "missing"),
+            "--smiles",
+            "C(=O)[C@@H](N)C#N",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and proc.stdout == ""
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -58,17 +58,26 @@ def collect_predictions(
     for batch in loader:
         batch = batch.to(device)
         out = model.predict(batch).float().cpu()
-        chunks.append((out, batch.y.reshape(out.shape).float().cpu(),
-                       batch.mol_idx.long().cpu(), batch.conf_idx.long().cpu()))
+        chunks.append(
+            (
+                out,
+                batch.y.reshape(out.shape).float().cpu(),
+                batch.mol_idx.long().cpu(),
+                batch.conf_idx.long().cpu(),
+            )
+        )
     if not chunks:
         t = len(model.task_names)
-        return ConformerPredictions(torch.zeros(0, t), torch.zeros(0, t),
-                                    torch.zeros(0).long(), torch.zeros(0).long())
+        return ConformerPredictions(
+            torch.zeros(0, t), torch.zeros(0, t), torch.zeros(0).long(), torch.zeros(0).long()
+        )
     return ConformerPredictions(*[torch.cat(column) for column in zip(*chunks, strict=True)])
 
 
 def evaluate(
-    members: Sequence[ConformerPredictions], task: str, task_names: Sequence[str],
+    members: Sequence[ConformerPredictions],
+    task: str,
+    task_names: Sequence[str],
     aggregate: str = "mean",
 ) -> Evaluation:
     """Metrics of member 0 on one conformer, member 0 bagged over K, and all members bagged.
@@ -93,13 +102,18 @@ def evaluate(
         "bagged_ensemble": compute_metrics(ensemble.prediction, target, task, task_names),
     }
     spearman = {
-        "bagged_conformers": {"conformer_std": spread_error_spearman(
-            per_member[0].prediction, per_member[0].conformer_std, target)},
+        "bagged_conformers": {
+            "conformer_std": spread_error_spearman(
+                per_member[0].prediction, per_member[0].conformer_std, target
+            )
+        },
         "bagged_ensemble": {
             "conformer_std": spread_error_spearman(
-                ensemble.prediction, ensemble.conformer_std, target),
+                ensemble.prediction, ensemble.conformer_std, target
+            ),
             "ensemble_std": spread_error_spearman(
-                ensemble.prediction, ensemble.ensemble_std, target),
+                ensemble.prediction, ensemble.ensemble_std, target
+            ),
         },
     }
     return Evaluation(metrics, spearman, single, per_member[0], ensemble, target)

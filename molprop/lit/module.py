@@ -63,8 +63,7 @@ def unique_conformers(parts: list[torch.Tensor]) -> list[torch.Tensor]:
     key = mol_idx * (int(conf_idx.max()) + 1) + conf_idx
     _, inverse = torch.unique(key, return_inverse=True)
     positions = torch.arange(key.numel(), device=key.device)
-    first = torch.full((int(inverse.max()) + 1,), key.numel(), device=key.device,
-                       dtype=torch.long)
+    first = torch.full((int(inverse.max()) + 1,), key.numel(), device=key.device, dtype=torch.long)
     first.scatter_reduce_(0, inverse, positions, reduce="amin")
     return [p[first] for p in parts]
 
@@ -126,14 +125,19 @@ class MolpropModule(pl.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """One optimisation step on a batch of conformers."""
         loss, _ = self._loss(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=batch.num_graphs)
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch.num_graphs,
+        )
         return loss
 
     def _eval_step(self, batch, stage: str) -> None:
         loss, raw = self._loss(batch)
-        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs,
-                 sync_dist=True)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
         out = self.model.to_output(raw).detach()
         y = batch.y.reshape(out.shape).float()
         self._epoch_outputs[stage].append((out, y, batch.mol_idx.long(), batch.conf_idx.long()))
@@ -175,8 +179,12 @@ class MolpropModule(pl.LightningModule):
             parts = [torch.cat(column) for column in zip(*outputs, strict=True)]
         else:
             t = len(self.model.task_names)
-            parts = [torch.zeros(0, t), torch.zeros(0, t), torch.zeros(0).long(),
-                     torch.zeros(0).long()]
+            parts = [
+                torch.zeros(0, t),
+                torch.zeros(0, t),
+                torch.zeros(0).long(),
+                torch.zeros(0).long(),
+            ]
             parts = [p.to(self.device) for p in parts]
         if self.trainer is not None and self.trainer.world_size > 1:
             parts = [self._gather_rows(p) for p in parts]
@@ -210,8 +218,7 @@ class MolpropModule(pl.LightningModule):
             kwargs["mode"] = self.hparams.monitor_mode
         scheduler = self.scheduler_factory(optimizer, **kwargs)
         if isinstance(scheduler, ReduceLROnPlateau):
-            config = {"scheduler": scheduler, "monitor": self.hparams.monitor,
-                      "interval": "epoch"}
+            config = {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"}
         else:
             config = {"scheduler": scheduler, "interval": "step"}
         return {"optimizer": optimizer, "lr_scheduler": config}
