@@ -5,7 +5,7 @@ See ``python predict.py --help`` and :mod:`molprop.predict`.
 
 import sys
 
-from molprop.predict import main
+from molprop.predict_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

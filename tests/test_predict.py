@@ -18,10 +18,10 @@ from molprop.predict import (
     ERROR_COLUMN,
     NUM_CONFORMERS_COLUMN,
     Predictor,
-    main,
     output_columns,
     predict,
 )
+from molprop.predict_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["alpha", "beta"]
