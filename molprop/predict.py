@@ -31,6 +31,13 @@ from molprop import artifacts
 from molprop.bagging import Aggregated, aggregate_conformers, aggregate_ensemble
 from molprop.data.io import SDF_SUFFIXES
 from molprop.exceptions import InputError
+from molprop.predict_inputs import (
+    DEFAULT_CHUNK_SIZE,
+    count_rows,
+    iter_smiles_chunks,
+    pick_smiles_column,
+    read_csv_strings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,6 @@ ENSEMBLE_STD_SUFFIX = "_ensemble_std"
 NUM_CONFORMERS_COLUMN = "num_conformers"
 ERROR_COLUMN = "error"
 INPUT_RENAME_SUFFIX = "_input"
-DEFAULT_CHUNK_SIZE = 1000
 
 
 def output_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]:
@@ -164,69 +170,6 @@ def _join_inputs(inputs: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([inputs.rename(columns=clash), out], axis=1)
 
 
-def _smiles_column(
-    columns: Sequence[str], requested: str | None, default: str | None, source: str
-) -> str:
-    """Pick the SMILES column: the requested one, the run's, or one named 'smiles'."""
-    if requested is not None:
-        if requested not in columns:
-            raise InputError(
-                f"{source}: --smiles-column '{requested}' not found; "
-                f"expected one of the columns {list(columns)}"
-            )
-        return requested
-    candidates = [default] if default else []
-    candidates += [c for c in columns if str(c).lower() == "smiles"]
-    for name in candidates:
-        if name in columns:
-            return name
-    raise InputError(
-        f"{source}: no SMILES column (looked for '{default or 'smiles'}'); "
-        f"pass --smiles-column, one of {list(columns)}"
-    )
-
-
-def _count_rows(path: Path) -> int | None:
-    """Approximate data rows of a plain CSV (lines - 1), for the progress bar."""
-    if path.suffix.lower() != ".csv":
-        return None
-    with path.open("rb") as handle:
-        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    return max(lines - 1, 0)
-
-
-def _read_csv(path: Path, **kwargs: Any):
-    """``pandas.read_csv`` of every cell as a string, with errors naming the file."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"--input '{path}': cannot read as CSV: {err}") from err
-
-
-def iter_smiles_chunks(
-    smiles: Sequence[str] | None,
-    input_path: str | Path | None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-) -> Iterator[pd.DataFrame]:
-    """Yield the input rows in chunks, in input order, from a SMILES list or a CSV.
-
-    CSV cells are read as strings (``keep_default_na=False``), so input columns are
-    written back exactly as they were read. An empty input yields one empty frame.
-    """
-    if smiles is not None:
-        frame = pd.DataFrame({"smiles": [str(s) for s in smiles]})
-        for start in range(0, max(len(frame), 1), chunk_size):
-            yield frame.iloc[start : start + chunk_size]
-        return
-    empty = True
-    with _read_csv(Path(input_path), chunksize=chunk_size) as reader:
-        for chunk in reader:
-            empty = False
-            yield chunk
-    if empty:
-        yield _read_csv(Path(input_path), nrows=0)
-
-
 def _smiles_frames(
     predictor: Predictor,
     chunks,
@@ -334,15 +277,15 @@ def iter_predictions(
         return _closing(_sdf_frames(predictor, path, batch_size=batch_size, bar=bar), bar)
     column = "smiles"
     if path is not None:
-        column = _smiles_column(
-            list(_read_csv(path, nrows=0).columns),
+        column = pick_smiles_column(
+            list(read_csv_strings(path, nrows=0).columns),
             smiles_column,
             predictor.spec.data.get("smiles_column"),
             f"--input '{path}'",
         )
     conformers, keep = predictor.num_conformers(num_conformers)
     bar = tqdm(
-        total=len(smiles) if path is None else _count_rows(path),
+        total=len(smiles) if path is None else count_rows(path),
         unit="mol",
         desc="predict",
         file=sys.stderr,
