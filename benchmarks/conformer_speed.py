@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
+from _common import machine as common_machine
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
@@ -111,18 +112,11 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
 
 
 def machine() -> str:
-    """CPU model, cores and library versions."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """CPU model, cores and library versions (one line)."""
+    info = common_machine()
     return (
-        f"{platform.node()} | {model} | {os.cpu_count()} cores | Python "
-        f"{platform.python_version()} | RDKit {rdkit.__version__}"
+        f"{platform.node()} | {info['cpu']} | {info['nproc']} cores | Python "
+        f"{info['python']} | RDKit {rdkit.__version__}"
     )
 
 
