@@ -54,8 +54,9 @@ def accuracy_plot(chem: list[dict], mp: list[dict], split: str, outdir: Path) ->
     return path
 
 
-def ablation_plot(mp: list[dict], split: str, ks: tuple[int, ...], outdir: Path) -> Path | None:
-    """Test metric against K per dataset (mean ± std over seeds)."""
+def ablation_plot(mp: list[dict], split: str, ks: tuple[int, ...], outdir: Path,
+                  name: str = "bagging_k") -> Path | None:
+    """Test metric against K per dataset (mean ± std over seeds) as ``<name>_<split>.png``."""
     panels = [ds for ds in DATASETS if any(_vals(mp, ds, split, f"k{k}") for k in ks)]
     if not panels:
         return None
@@ -70,7 +71,7 @@ def ablation_plot(mp: list[dict], split: str, ks: tuple[int, ...], outdir: Path)
         ax.set_ylabel("test ROC-AUC" if ds in CLASSIFICATION else "test RMSE")
         ax.set_title(f"{ds} ({split})", fontsize=9)
     fig.tight_layout()
-    path = outdir / f"bagging_k_{split}.png"
+    path = outdir / f"{name}_{split}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

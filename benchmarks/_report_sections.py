@@ -1,6 +1,6 @@
 """Generic rendering of the other benchmark outputs (speed, conformers, predict, scale).
 
-Those scripts are written by other people; their JSON layouts are not fixed here, so each
+Those scripts own their JSON layouts, which are not fixed here, so each
 ``benchmarks/results/*.json[l]`` other than chemprop/molprop is rendered as it is: a list of
 flat dicts becomes a table, a dict's scalar fields become a key/value list, and a nested list of
 dicts under any key becomes a table too. PNGs in benchmarks/plots/ not made by report.py are
@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-OWN = {"chemprop.jsonl", "molprop.jsonl"}
-OWN_PLOTS = ("accuracy_", "bagging_k_", "scale_atoms")
+OWN = {"chemprop.jsonl", "molprop.jsonl", "molprop_pool_mean.jsonl", "bagging_inference.jsonl"}
+OWN_PLOTS = ("accuracy_", "bagging_k_", "bagging_inference_k_", "scale_atoms")
 
 
 def _load(path: Path):

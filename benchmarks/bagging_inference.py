@@ -1,0 +1,135 @@
+"""Does bagging help? One trained K=10 model, predicted with K = 1, 3, 10, 20 conformers.
+
+For every recorded ``k10`` accuracy run whose run directory still holds ``model/``, runs
+``predict.py RUN_DIR --input TEST.csv --num-conformers K`` on the split's test SMILES and scores
+the output with the same plain-Python code as ``accuracy.py``. Holding the weights fixed isolates
+the effect of bagging at inference from training noise; the training-time comparison is the
+``k1`` against ``k10`` accuracy runs. Also records the Spearman correlation between the
+per-molecule conformer spread (``<task>_conformer_std``) and the absolute error (regression).
+Appends to ``benchmarks/results/bagging_inference.jsonl``; combinations already there are skipped.
+
+Usage (from the repo root)::
+
+    OMP_NUM_THREADS=1 nice -n 19 python benchmarks/bagging_inference.py \
+        [--datasets esol freesolv bbbp lipo] [--split scaffold] [--ks 1 3 10 20] [--seeds 0 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    CLASSIFICATION,
+    DATASETS,
+    RESULTS,
+    SEEDS,
+    WORK,
+    append_jsonl,
+    command_line,
+    log,
+    machine,
+    read_jsonl,
+)
+from _molprop_run import (  # noqa: E402
+    TARGETS,
+    pick_prediction_column,
+    predict_command,
+    score_predictions,
+    test_rows,
+    timed,
+)
+
+OUT = RESULTS / "bagging_inference.jsonl"
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman rank correlation (average ranks for ties); None when undefined."""
+    def ranks(v: list[float]) -> list[float]:
+        order = sorted(range(len(v)), key=v.__getitem__)
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2.0
+            i = j + 1
+        return r
+
+    if len(a) < 3:
+        return None
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
+    va = sum((x - ma) ** 2 for x in ra) ** 0.5
+    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
+    return None if va == 0 or vb == 0 else cov / (va * vb)
+
+
+def spread_error(dataset: str, preds_csv: Path, y: list[float]) -> float | None:
+    """Spearman(conformer std, |error|) over the scored test rows (regression only)."""
+    if dataset in CLASSIFICATION:
+        return None
+    with open(preds_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    col = pick_prediction_column(list(rows[0]), TARGETS[dataset])
+    std_col = f"{col}_conformer_std"
+    pairs = [(float(r[std_col]), abs(float(r[col]) - t)) for r, t in zip(rows, y, strict=True)
+             if r.get(col) not in ("", None) and r.get(std_col) not in ("", None)]
+    return spearman([p[0] for p in pairs], [p[1] for p in pairs])
+
+
+def run_k(dataset: str, split: str, seed: int, k: int) -> dict | None:
+    """Predict the test set of the k10 run (dataset, split, seed) with K=k; return the record."""
+    run_dir = WORK / "runs" / f"{dataset}_{split}_k10_s{seed}"
+    inp = run_dir / "bench_test_input.csv"
+    if not (run_dir / "model").is_dir() or not inp.exists():
+        log(f"skip {run_dir.name} K={k}: no model/ or test input (run accuracy.py first)")
+        return None
+    out = run_dir / f"bench_test_preds_k{k}.csv"
+    cmd = [*predict_command(run_dir, inp, out), "--num-conformers", str(k)]
+    pr = timed(cmd, WORK / f"{run_dir.name}.predict_k{k}.log")
+    if pr["rc"] != 0:
+        log(f"FAILED predict {run_dir.name} K={k}; see its predict_k{k}.log")
+        return None
+    _, y = test_rows(dataset, split)
+    rec = {"dataset": dataset, "split": split, "trained_setup": "k10", "seed": seed, "K": k,
+           "predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]}
+    rec.update(score_predictions(dataset, out, y))
+    rec["spearman_conformer_std_abs_error"] = spread_error(dataset, out, y)
+    rec.update({"command": " ".join(cmd), "machine": machine()})
+    append_jsonl(OUT, rec)
+    scores = {x: rec.get(x) for x in ("test_rmse", "test_roc_auc") if x in rec}
+    log(f"done {run_dir.name} K={k}: {json.dumps(scores)}")
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the missing (dataset, seed, K) predictions."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--split", default="scaffold")
+    ap.add_argument("--ks", nargs="+", type=int, default=[1, 3, 10, 20])
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    args = ap.parse_args(argv)
+    print(f"command: {command_line()}", flush=True)
+    have = {(r["dataset"], r["split"], r["seed"], r["K"]) for r in read_jsonl(OUT)}
+    failures = 0
+    for ds in args.datasets:
+        for seed in args.seeds:
+            for k in args.ks:
+                if (ds, args.split, seed, k) in have:
+                    continue
+                if run_k(ds, args.split, seed, k) is None:
+                    failures += 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
