@@ -7,6 +7,10 @@
 # setting every accuracy run uses: 10 conformers, MMFF, seed 0, prune 0.5 A).
 # Then `python benchmarks/report.py` renders BENCHMARKS.md.
 cd "$(dirname "$0")/.." || exit 1
+# WAIT_PID=<pid>: wait for that process (e.g. a job of an earlier queue) to exit first
+if [ -n "${WAIT_PID:-}" ]; then
+  while kill -0 "$WAIT_PID" 2>/dev/null; do sleep 10; done
+fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PY=${PYTHON:-python}
 stamp() { date -u '+%Y-%m-%d %H:%M:%S UTC'; }
@@ -19,7 +23,12 @@ case "${1:-}" in
     acc --datasets esol --setups k10 k1
     acc --datasets freesolv --setups k10 k1
     acc --datasets esol freesolv --setups k10_ens3 --seeds 0
-    acc --datasets bbbp --setups k10 k1 --seeds 1 2
+    chem --datasets bbbp --seeds 1 2
+    acc --datasets bbbp --setups k10 k1 --seeds 0
+    chem --datasets lipo --seeds 0
+    run benchmarks/bagging_inference.py --datasets esol freesolv
+    acc --datasets bbbp --setups k10 --seeds 1 2
+    acc --datasets bbbp --setups k1 --seeds 1 2
     acc --datasets esol freesolv --setups k10_ens3 --seeds 1 2
     ;;
   b)
@@ -27,12 +36,10 @@ case "${1:-}" in
       run -m molprop.conformers "../shared/data/$d.csv" --num-conformers 10 --optimize mmff \
         --seed 0 --prune-rms 0.5 --workers 1 --cache-dir data/cache --quiet
     done
-    chem --datasets bbbp --seeds 1 2
-    acc --datasets bbbp --setups k10 k1 --seeds 0
-    chem --datasets lipo --seeds 0
     acc --datasets lipo --setups k10 --seeds 0
     chem --datasets lipo --seeds 1 2
     acc --datasets lipo --setups k1 --seeds 0
+    run benchmarks/bagging_inference.py --datasets bbbp lipo --seeds 0
     acc --datasets bbbp lipo --setups k10_ens3 --seeds 0
     acc --datasets lipo --setups k10 --seeds 1 2
     ;;
