@@ -263,3 +263,24 @@ class ModelTestMixin:
         assert torch.isfinite(batch.pos.grad).all()
         for name, p in model.named_parameters():
             assert p.grad is None or torch.isfinite(p.grad).all(), name
+
+    def test_batch_without_edges(self, dtype):
+        """Single-atom molecules (methane with implicit H) give batches with E = 0."""
+        torch.manual_seed(0)
+        model = self.build_model().to(dtype).train()
+        gen = torch.Generator().manual_seed(3)
+        graphs = [
+            Data(
+                x=torch.randn(1, IN_DIM, generator=gen, dtype=dtype),
+                pos=torch.randn(1, 3, generator=gen, dtype=dtype),
+                edge_index=torch.zeros(2, 0, dtype=torch.long),
+                edge_attr=torch.zeros(0, EDGE_DIM, dtype=dtype),
+            )
+            for _ in range(2)
+        ]
+        out = model(Batch.from_data_list(graphs))
+        out.square().sum().backward()
+        assert out.shape == (2, self.out_dim) and torch.isfinite(out).all()
+        model.eval()
+        single = torch.cat([model(Batch.from_data_list([g])) for g in graphs])
+        assert_close(model(Batch.from_data_list(graphs)), single, dtype, "edgeless batch")

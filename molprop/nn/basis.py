@@ -139,7 +139,9 @@ class EdgeBasis:
         if key not in self._kernels:
             q = fused_clebsch_gordan(degree_in, key[1], self.sh.device, self.sh.dtype)
             sh = self.sh[:, : q.shape[0]]
-            fused = (sh @ q).view(sh.shape[0], 2 * degree_in + 1, -1)
+            # explicit sizes: a batch without edges (single-atom molecules) has E = 0
+            rows = 2 * degree_in + 1
+            fused = (sh @ q).view(sh.shape[0], rows, q.shape[1] // rows)
             self._kernels[key] = {
                 l_out: fused[..., offset : offset + (2 * l_out + 1) * num].contiguous()
                 for l_out, offset, num in kernel_columns(degree_in, key[1])

@@ -84,7 +84,8 @@ class TFNConv(nn.Module):
             nbr = feats[k].transpose(1, 2).index_select(0, src)  # [E, 2k+1, c_in]
             for deg, kernel in kernels.items():
                 h = torch.einsum("enw,enc->ewc", kernel, nbr)  # [E, (2l+1) * nJ, c_in]
-                out[deg, k] = h.view(h.shape[0], 2 * deg + 1, -1)
+                rows = 2 * deg + 1  # explicit sizes: E may be 0
+                out[deg, k] = h.view(h.shape[0], rows, h.shape[1] // rows * h.shape[2])
         return out
 
     def forward(
@@ -108,12 +109,11 @@ class TFNConv(nn.Module):
             h = hs[deg, k]
             rows, width = h.shape[0], h.shape[1]
             if self.radial_mode == "full":
-                msg = torch.bmm(h, w.view(rows, self.fiber_out[deg], -1).transpose(1, 2))
+                msg = torch.bmm(h, w.view(rows, self.fiber_out[deg], h.shape[2]).transpose(1, 2))
             else:
                 scaled = h * w.unsqueeze(1)  # [E, 2l+1, P_lk]
-                msg = (scaled.view(rows * width, -1) @ self.mix[f"{deg}_{k}"].T).view(
-                    rows, width, -1
-                )
+                mix = self.mix[f"{deg}_{k}"]  # [c_out, P_lk]
+                msg = (scaled.view(rows * width, h.shape[2]) @ mix.T).view(rows, width, mix.shape[0])
             out[deg] = out[deg] + msg if deg in out else msg
         return out
 
