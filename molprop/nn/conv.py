@@ -113,7 +113,8 @@ class TFNConv(nn.Module):
             else:
                 scaled = h * w.unsqueeze(1)  # [E, 2l+1, P_lk]
                 mix = self.mix[f"{deg}_{k}"]  # [c_out, P_lk]
-                msg = (scaled.view(rows * width, h.shape[2]) @ mix.T).view(rows, width, mix.shape[0])
+                flat = scaled.view(rows * width, h.shape[2])
+                msg = (flat @ mix.T).view(rows, width, mix.shape[0])
             out[deg] = out[deg] + msg if deg in out else msg
         return out
 
