@@ -212,9 +212,16 @@ SIZE_SETUPS = (("k10_mtiny", "model=tiny"), ("k10", "model=small (experiment def
                ("k10_mdefault", "model=default"))
 
 
+def val_metric(record: dict) -> float | None:
+    """The run's monitored validation metric at its best epoch, from its metrics.json."""
+    value = (record.get("metrics_json") or {}).get("optimized_metric", {}).get("value")
+    return None if value is None else float(value)
+
+
 def size_table(mp: list[dict], split: str) -> list[str]:
     """Model-size ablation at K=10, one model: test metric, parameters and train time."""
-    head = ["dataset", "model", "trainable params", "test metric", "train wall s", "runs"]
+    head = ["dataset", "model", "trainable params", "val metric (best epoch)", "test metric",
+            "train wall s", "runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
         for setup, lab in SIZE_SETUPS:
@@ -224,6 +231,7 @@ def size_table(mp: list[dict], split: str) -> list[str]:
             params = sorted({r["trainable_params"] for r in rs if r.get("trainable_params")})
             lines.append("| " + " | ".join([
                 ds, lab, ", ".join(str(p) for p in params) or "–",
+                mean_std([v for r in rs if (v := val_metric(r)) is not None]),
                 mean_std(values(rs, metric_key(ds))), mean_std(values(rs, "train_wall_s"), 0),
                 str(len(rs))]) + " |")
     return lines
@@ -313,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
             "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "
             "--splits scaffold --setups k10_mtiny k10_mdefault` (adds `model=tiny` / "
             "`model=default` to the K=10 command).", ""]
-    out += [ln for ln in size_table(mp, "scaffold")
+    mean_pool = dedupe(read_jsonl(RESULTS / "molprop_pool_mean.jsonl"),
+                       ("dataset", "split", "setup", "seed"))
+    out += ["Runs with mean pooling (the experiment configs before the switch to sum pooling, "
+            "`molprop_pool_mean.jsonl`); the size ablation was run with mean pooling only:", ""]
+    out += [ln for ln in size_table(mean_pool, "scaffold")
             if not ln.startswith(("| freesolv", "| bbbp", "| lipo")) or "not run" not in ln]
     out += [""]
     out += pooling_section(RESULTS, mp, "scaffold")
