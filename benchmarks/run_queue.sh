@@ -27,6 +27,8 @@ case "${1:-}" in
     acc --datasets bbbp --setups k10 k1 --seeds 0
     chem --datasets lipo --seeds 0
     run benchmarks/bagging_inference.py --datasets esol freesolv
+    chem --datasets esol freesolv --splits random_seed0 --seeds 0
+    acc --datasets esol freesolv --splits random_seed0 --setups k10 k1 --seeds 0
     acc --datasets bbbp --setups k10 --seeds 1 2
     acc --datasets bbbp --setups k1 --seeds 1 2
     acc --datasets esol freesolv --setups k10_ens3 --seeds 1 2
