@@ -18,32 +18,35 @@ run() { echo "[$(stamp)] $*"; nice -n 19 "$PY" "$@"; echo "[$(stamp)] exit $?"; 
 acc() { run benchmarks/accuracy.py --splits scaffold "$@"; }
 chem() { run benchmarks/chemprop_runs.py --splits scaffold "$@" >> benchmarks/work/chemprop_runs.log 2>&1; }
 
+# BBBP and Lipo runs pass conformers.max_attempts=0 (RDKit's own limit): their conformer cache
+# was filled by `python -m molprop.conformers` before that CLI took the config's max_attempts.
+MA0=(-- conformers.max_attempts=0)
 case "${1:-}" in
   a)
     acc --datasets esol --setups k10 k1
     acc --datasets freesolv --setups k10 k1
     acc --datasets esol freesolv --setups k10_ens3 --seeds 0
     chem --datasets bbbp --seeds 1 2
-    acc --datasets bbbp --setups k10 k1 --seeds 0
+    acc --datasets bbbp --setups k10 k1 --seeds 0 "${MA0[@]}"
     chem --datasets lipo --seeds 0
     run benchmarks/bagging_inference.py --datasets esol freesolv
     chem --datasets esol freesolv --splits random_seed0 --seeds 0
     acc --datasets esol freesolv --splits random_seed0 --setups k10 k1 --seeds 0
-    acc --datasets bbbp --setups k10 --seeds 1 2
-    acc --datasets bbbp --setups k1 --seeds 1 2
+    acc --datasets bbbp --setups k10 --seeds 1 2 "${MA0[@]}"
+    acc --datasets bbbp --setups k1 --seeds 1 2 "${MA0[@]}"
     acc --datasets esol freesolv --setups k10_ens3 --seeds 1 2
     ;;
   b)
     for d in bbbp lipo; do
       run -m molprop.conformers "../shared/data/$d.csv" --num-conformers 10 --optimize mmff \
-        --seed 0 --prune-rms 0.5 --workers 1 --cache-dir data/cache --quiet
+        --seed 0 --prune-rms 0.5 --max-attempts 0 --workers 1 --cache-dir data/cache --quiet
     done
-    acc --datasets lipo --setups k10 --seeds 0
+    acc --datasets lipo --setups k10 --seeds 0 "${MA0[@]}"
     chem --datasets lipo --seeds 1 2
-    acc --datasets lipo --setups k1 --seeds 0
+    acc --datasets lipo --setups k1 --seeds 0 "${MA0[@]}"
     run benchmarks/bagging_inference.py --datasets bbbp lipo --seeds 0
-    acc --datasets bbbp lipo --setups k10_ens3 --seeds 0
-    acc --datasets lipo --setups k10 --seeds 1 2
+    acc --datasets bbbp lipo --setups k10_ens3 --seeds 0 "${MA0[@]}"
+    acc --datasets lipo --setups k10 --seeds 1 2 "${MA0[@]}"
     ;;
   *) echo "usage: bash benchmarks/run_queue.sh a|b" >&2; exit 2 ;;
 esac

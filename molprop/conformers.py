@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--optimize", choices=OPTIMIZERS, default="mmff")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prune-rms", type=float, default=0.5)
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=5,
+        help="ETKDG attempts per conformer, 0 = RDKit's limit (default 5, as in training)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per molecule")
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
     parser.add_argument("--cache-dir", default="data/cache", help="'' disables the cache")
@@ -42,6 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_from_args(args: argparse.Namespace) -> ConformerConfig:
+    """Conformer settings of the command.
+
+    The defaults equal ``conf/conformers/default.yaml`` (same cache keys), so filling the cache
+    here saves the conformer stage of ``train.py``.
+    """
+    return ConformerConfig(
+        num_conformers=args.num_conformers,
+        seed=args.seed,
+        prune_rms=args.prune_rms,
+        max_attempts=args.max_attempts,
+        optimize=args.optimize,
+        timeout=args.timeout,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -49,13 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from molprop.data.ensembles import run_conformer_job
 
     try:
-        cfg = ConformerConfig(
-            num_conformers=args.num_conformers,
-            seed=args.seed,
-            prune_rms=args.prune_rms,
-            optimize=args.optimize,
-            timeout=args.timeout,
-        )
+        cfg = config_from_args(args)
         summary = run_conformer_job(
             args.input,
             cfg,

@@ -60,3 +60,17 @@ def test_command_reports_input_errors(tmp_path):
     )
     assert proc.returncode == 2
     assert f"error: Input file '{missing}' does not exist" in proc.stderr
+
+
+def test_command_defaults_match_the_training_config():
+    """Same cache key as `train.py` at K=10: a filled cache saves training's conformer stage."""
+    from conftest import compose_train
+    from omegaconf import OmegaConf
+
+    from molprop.chem.conformers import ConformerConfig
+    from molprop.conformers import build_parser, config_from_args
+
+    cfg = compose_train(["bagging.num_conformers=10"])
+    trained = ConformerConfig.from_dict(OmegaConf.to_container(cfg.conformers, resolve=True))
+    cli = config_from_args(build_parser().parse_args(["in.csv"]))
+    assert cli.cache_settings() == trained.cache_settings()
