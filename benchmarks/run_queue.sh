@@ -42,8 +42,8 @@ case "${1:-}" in
         --seed 0 --prune-rms 0.5 --max-attempts 0 --workers 1 --cache-dir data/cache --quiet
     done
     acc --datasets lipo --setups k10 --seeds 0 "${MA0[@]}"
-    chem --datasets lipo --seeds 1 2
     acc --datasets lipo --setups k1 --seeds 0 "${MA0[@]}"
+    chem --datasets lipo --seeds 1 2
     run benchmarks/bagging_inference.py --datasets bbbp lipo --seeds 0
     acc --datasets bbbp lipo --setups k10_ens3 --seeds 0 "${MA0[@]}"
     acc --datasets lipo --setups k10 --seeds 1 2 "${MA0[@]}"
