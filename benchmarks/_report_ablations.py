@@ -48,7 +48,7 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
            "per-molecule conformer spread (`<task>_conformer_std`) and the absolute error.", ""]
     if not recs:
         return out + ["No runs yet (not run).", ""]
-    head = ["dataset", "metric"] + [f"K={k}" for k in ks] + [f"ρ(spread, |err|) K={ks[-1]}"]
+    head = ["dataset", "metric"] + [f"K={k}" for k in ks] + [f"ρ(spread, abs. error) K={ks[-1]}"]
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
         if not _vals(recs, _key(ds), dataset=ds):
