@@ -247,6 +247,11 @@ METHOD_NOTES = [
     "conformer cache; K=20 generates 20. Ensembles are 3 models with seeds S, S+1, S+2, without "
     "bootstrap (`ensemble.size=3 ensemble.bootstrap=false`). All other hyperparameters are the "
     "experiment config's (`conf/experiment/DATASET.yaml`).",
+    "- BBBP and Lipo molprop runs add `conformers.max_attempts=0` (RDKit's own embedding "
+    "limit): their conformer cache was filled by `python -m molprop.conformers` while that "
+    "command still used 0 rather than the config's 5, and the key includes the setting.",
+    "- \"Best molprop setup\" in the goal check is chosen on the test metric, which flatters "
+    "molprop; compare one column across datasets for a fixed setup.",
     "- molprop train wall time includes conformer generation only when the conformer cache "
     "(`data/cache/`) was cold (the first run of a dataset); predict wall time always includes "
     "generating the test molecules' conformers (no cache), as a user's first prediction would. "
