@@ -116,18 +116,24 @@ def mae(y: list[float], p: list[float]) -> float:
     return sum(abs(a - b) for a, b in zip(y, p, strict=True)) / len(y)
 
 
-def roc_auc(y: list[int], p: list[float]) -> float:
-    """Rank (Mann-Whitney) ROC-AUC with average ranks for ties, as in chemprop_baseline.py."""
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    ranks = [0.0] * len(p)
+def average_ranks(v: list[float]) -> list[float]:
+    """1-based ranks of ``v``, ties sharing their average rank."""
+    order = sorted(range(len(v)), key=v.__getitem__)
+    ranks = [0.0] * len(v)
     i = 0
     while i < len(order):
         j = i
-        while j + 1 < len(order) and p[order[j + 1]] == p[order[i]]:
+        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
             j += 1
         for k in range(i, j + 1):
             ranks[order[k]] = (i + j) / 2.0 + 1.0
         i = j + 1
+    return ranks
+
+
+def roc_auc(y: list[int], p: list[float]) -> float:
+    """Rank (Mann-Whitney) ROC-AUC with average ranks for ties, as in chemprop_baseline.py."""
+    ranks = average_ranks(p)
     n_pos = sum(1 for v in y if v == 1)
     n_neg = len(y) - n_pos
     if not n_pos or not n_neg:

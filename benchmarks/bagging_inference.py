@@ -37,6 +37,7 @@ from _common import (  # noqa: E402
 )
 from _molprop_run import (  # noqa: E402
     TARGETS,
+    average_ranks,
     pick_prediction_column,
     predict_command,
     score_predictions,
@@ -49,22 +50,9 @@ OUT = RESULTS / "bagging_inference.jsonl"
 
 def spearman(a: list[float], b: list[float]) -> float | None:
     """Spearman rank correlation (average ranks for ties); None when undefined."""
-    def ranks(v: list[float]) -> list[float]:
-        order = sorted(range(len(v)), key=v.__getitem__)
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2.0
-            i = j + 1
-        return r
-
     if len(a) < 3:
         return None
-    ra, rb = ranks(a), ranks(b)
+    ra, rb = average_ranks(a), average_ranks(b)
     ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
     cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb, strict=True))
     va = sum((x - ma) ** 2 for x in ra) ** 0.5
