@@ -1,0 +1,156 @@
+"""A loaded training run that bags conformer predictions, and the output columns it fills.
+
+The output columns are defined here, once:
+
+* per task: ``<task>`` (bagged prediction; a probability for classification),
+  ``<task>_conformer_std`` and, for an ensemble (M > 1), ``<task>_ensemble_std``;
+* ``num_conformers`` (conformers the prediction was bagged over; 0 for failed rows);
+* ``error``: empty, or why the row could not be predicted (its predictions are empty).
+
+Input columns come first, unchanged; one whose name collides with an output column is
+renamed ``<name>_input``. Conformers are aggregated by :mod:`molprop.bagging` exactly as in
+validation and test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molprop import artifacts
+from molprop.bagging import Aggregated, aggregate_conformers, aggregate_ensemble
+from molprop.exceptions import InputError
+
+CONFORMER_STD_SUFFIX = "_conformer_std"
+ENSEMBLE_STD_SUFFIX = "_ensemble_std"
+NUM_CONFORMERS_COLUMN = "num_conformers"
+ERROR_COLUMN = "error"
+INPUT_RENAME_SUFFIX = "_input"
+
+
+def output_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]:
+    """Names of the columns predict appends to the input columns, in output order.
+
+    Args:
+        task_names: Task names of the run.
+        num_members: Ensemble size M; ``<task>_ensemble_std`` columns only when M > 1.
+
+    Returns:
+        Column names: per task the prediction and its spreads, then ``num_conformers`` and
+        ``error``.
+    """
+    columns: list[str] = []
+    for task in task_names:
+        columns += [task, task + CONFORMER_STD_SUFFIX]
+        if num_members > 1:
+            columns.append(task + ENSEMBLE_STD_SUFFIX)
+    return columns + [NUM_CONFORMERS_COLUMN, ERROR_COLUMN]
+
+
+@dataclass
+class Predictor:
+    """A loaded run: its ensemble members and the settings predict reuses.
+
+    Attributes:
+        models: Ensemble members; each has ``predict(batch) -> [B, T]`` in output space.
+        spec: The run's :class:`molprop.artifacts.ModelSpec`.
+        device: Device the models run on.
+    """
+
+    models: list[Any]
+    spec: Any
+    device: torch.device
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
+        """Load ``run_dir/model`` (raises ``ArtifactError`` if missing or incompatible)."""
+        models = artifacts.load_model(run_dir, device=device)
+        return cls(models, models[0].spec, torch.device(device))
+
+    @property
+    def columns(self) -> list[str]:
+        """Output columns of this run (see :func:`output_columns`)."""
+        return output_columns(self.spec.task_names, len(self.models))
+
+    def num_conformers(self, override: int | None = None) -> tuple[dict[str, Any], int]:
+        """Conformer settings for generation and the K conformers bagged per molecule.
+
+        Without ``override`` the run's settings are replayed: generate
+        ``conformers.num_conformers`` and keep the first (lowest-energy)
+        ``bagging.num_conformers``, as training did. With it, exactly K are generated.
+        """
+        conformers = {k: v for k, v in self.spec.conformers.items() if k != "num_workers"}
+        if override is not None:
+            if int(override) < 1:
+                raise InputError(f"--num-conformers: received {override}; expected >= 1")
+            conformers["num_conformers"] = int(override)
+            return conformers, int(override)
+        generated = int(conformers.get("num_conformers", 10))
+        keep = self.spec.bagging.get("num_conformers") or generated
+        return conformers, min(int(keep), generated)
+
+    @torch.no_grad()
+    def predict_graphs(self, graphs: Sequence[Sequence[Any]], batch_size: int = 64) -> Aggregated:
+        """Bag the conformer predictions of molecules given as lists of ``Data`` graphs.
+
+        Args:
+            graphs: ``graphs[i]``: the conformer graphs of molecule ``i`` (may be empty).
+            batch_size: Conformer graphs per forward pass.
+
+        Returns:
+            :class:`molprop.bagging.Aggregated` over conformers then members, on the CPU;
+            its ``mol_idx`` lists the molecules with at least one graph.
+        """
+        from torch_geometric.data import Batch
+
+        flat = [data for confs in graphs for data in confs]
+        mol_idx = torch.tensor(
+            [i for i, confs in enumerate(graphs) for _ in confs], dtype=torch.long
+        )
+        outputs: list[list[torch.Tensor]] = [
+            [torch.zeros(0, len(self.spec.task_names))] for _ in self.models
+        ]
+        for start in range(0, len(flat), batch_size):
+            batch = Batch.from_data_list(flat[start : start + batch_size]).to(self.device)
+            for m, model in enumerate(self.models):
+                outputs[m].append(model.predict(batch).float().cpu())
+        method = self.spec.bagging.get("aggregate", "mean")
+        members = [aggregate_conformers(torch.cat(out), mol_idx, method) for out in outputs]
+        return aggregate_ensemble(members, self.spec.ensemble_aggregate)
+
+    def result_frame(self, inputs: pd.DataFrame, graphs, errors, batch_size: int) -> pd.DataFrame:
+        """Input columns plus :attr:`columns`, one row per input row, in input order."""
+        n = len(inputs)
+        bagged = self.predict_graphs(graphs, batch_size)
+        rows = bagged.mol_idx.numpy()
+        values: dict[str, Any] = {}
+        for suffix, field in (
+            ("", bagged.prediction),
+            (CONFORMER_STD_SUFFIX, bagged.conformer_std),
+            (ENSEMBLE_STD_SUFFIX, bagged.ensemble_std),
+        ):
+            for t, task in enumerate(self.spec.task_names if field is not None else []):
+                column = np.full(n, np.nan)
+                column[rows] = field[:, t].double().numpy()
+                values[task + suffix] = column
+        counts = np.zeros(n, dtype=np.int64)
+        counts[rows] = bagged.num_conformers.numpy()
+        values[NUM_CONFORMERS_COLUMN] = counts
+        values[ERROR_COLUMN] = [
+            (e or "no conformer graphs could be built") if k == 0 else ""
+            for e, k in zip(errors or [None] * n, counts, strict=True)
+        ]
+        out = pd.DataFrame(values, index=range(n))[self.columns]
+        return join_inputs(inputs.reset_index(drop=True), out)
+
+
+def join_inputs(inputs: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate input and output columns, renaming colliding input columns."""
+    clash = {c: f"{c}{INPUT_RENAME_SUFFIX}" for c in inputs.columns if c in out.columns}
+    return pd.concat([inputs.rename(columns=clash), out], axis=1)
