@@ -22,7 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATASETS, SEEDS, SPLITS, command_line, log, machine  # noqa: E402
-from _molprop_run import OUT, SETUPS, done, failed_before, run_one  # noqa: E402
+from _molprop_run import (  # noqa: E402
+    OUT,
+    SETUPS,
+    claim,
+    done,
+    failed_before,
+    release,
+    run_one,
+)
 
 ACCURACY_SETUPS = ("k1", "k10", "k10_ens3")
 
@@ -73,10 +81,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.max_runs is not None and ran >= args.max_runs:
             return 1 if failures else 0
+        name = f"{ds}_{split}_{setup}_s{seed}{args.tag}"
+        if not claim(name):
+            log(f"skip {ds}/{split}/{setup}/seed{seed} (running in another process)")
+            continue
         ran += 1
-        if run_one(ds, split, setup, seed, args.extra, tag=args.tag,
-                   results=args.results) is None:
-            failures += 1
+        try:
+            if run_one(ds, split, setup, seed, args.extra, tag=args.tag,
+                       results=args.results) is None:
+                failures += 1
+        finally:
+            release(name)
     if ran == 0 and not args.dry_run:
         return 3
     return 1 if failures else 0

@@ -3,7 +3,8 @@
 # Resumable: every script skips what is already in benchmarks/results/*.jsonl. From the repo root:
 #   nohup bash benchmarks/run_queue.sh a > benchmarks/work/queue_a.log 2>&1 &
 #   nohup bash benchmarks/run_queue.sh b > benchmarks/work/queue_b.log 2>&1 &
-# The lanes' job lists are disjoint. Run `bash benchmarks/run_queue.sh cache` once first: it fills
+# A lane skips a run that another lane is running (benchmarks/work/running/ markers), so lanes
+# may share jobs; lane c starts from the far end of lane b's Lipo list. Run `bash benchmarks/run_queue.sh cache` once first: it fills
 # the BBBP and Lipo conformer cache (the setting every accuracy run uses: 10 conformers, MMFF,
 # seed 0, prune 0.5 A). Jobs are in priority order: scaffold seeds first, then random split.
 # Then `python benchmarks/report.py` renders BENCHMARKS.md.
@@ -54,6 +55,12 @@ case "${1:-}" in
     run benchmarks/bagging_inference.py --datasets lipo --seeds 0
     acc --datasets lipo --setups k10_ens3 --seeds 0 "${MA0[@]}"
     ;;
-  *) echo "usage: bash benchmarks/run_queue.sh cache|a|b" >&2; exit 2 ;;
+  c)
+    acc --datasets lipo --setups k1 k10 --seeds 2 "${MA0[@]}"
+    acc --datasets lipo --setups k1 --seeds 1 "${MA0[@]}"
+    acc --datasets bbbp --setups k10_ens3 --seeds 1 2 "${MA0[@]}"
+    run benchmarks/bagging_inference.py --datasets lipo --seeds 0
+    ;;
+  *) echo "usage: bash benchmarks/run_queue.sh cache|a|b|c" >&2; exit 2 ;;
 esac
 echo "[$(stamp)] lane ${1} done"
