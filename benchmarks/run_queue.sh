@@ -56,7 +56,7 @@ case "${1:-}" in
     acc --datasets lipo --setups k10_ens3 --seeds 0 "${MA0[@]}"
     ;;
   c)
-    acc --datasets lipo --setups k1 k10 --seeds 2 "${MA0[@]}"
+    acc --datasets lipo --setups k10 k1 --seeds 2 "${MA0[@]}"
     acc --datasets lipo --setups k1 --seeds 1 "${MA0[@]}"
     acc --datasets bbbp --setups k10_ens3 --seeds 1 2 "${MA0[@]}"
     run benchmarks/bagging_inference.py --datasets lipo --seeds 0
