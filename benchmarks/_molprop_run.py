@@ -263,6 +263,11 @@ def param_count(train_log: Path) -> dict:
     return {"trainable_params": int(round(float(m.group(1)) * scale))}
 
 
+def run_name(dataset: str, split: str, setup: str, seed: int, tag: str = "") -> str:
+    """Name of one run: its directory under ``work/runs/``, its logs and its markers."""
+    return f"{dataset}_{split}_{setup}_s{seed}{tag}"
+
+
 def mark_failed(name: str) -> None:
     """Leave a marker so queued re-invocations do not retry a failing run forever."""
     (WORK / "failed").mkdir(parents=True, exist_ok=True)
@@ -271,7 +276,7 @@ def mark_failed(name: str) -> None:
 
 def failed_before(dataset: str, split: str, setup: str, seed: int, tag: str = "") -> bool:
     """Whether this combination left a failure marker (see :func:`mark_failed`)."""
-    return (WORK / "failed" / f"{dataset}_{split}_{setup}_s{seed}{tag}").exists()
+    return (WORK / "failed" / run_name(dataset, split, setup, seed, tag)).exists()
 
 
 def claim(name: str) -> bool:
@@ -329,7 +334,7 @@ def done(dataset: str, split: str, setup: str, seed: int, results: Path = OUT) -
 def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
             tag: str = "", keep: bool = False, results: Path = OUT) -> dict | None:
     """Train + predict one combination; append and return its record (None on failure)."""
-    name = f"{dataset}_{split}_{setup}_s{seed}{tag}"
+    name = run_name(dataset, split, setup, seed, tag)
     run_dir = WORK / "runs" / name
     if run_dir.exists():
         shutil.rmtree(run_dir)

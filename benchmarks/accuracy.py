@@ -29,6 +29,7 @@ from _molprop_run import (  # noqa: E402
     done,
     failed_before,
     release,
+    run_name,
     run_one,
 )
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.max_runs is not None and ran >= args.max_runs:
             return 1 if failures else 0
-        name = f"{ds}_{split}_{setup}_s{seed}{args.tag}"
+        name = run_name(ds, split, setup, seed, args.tag)
         if not claim(name):
             log(f"skip {ds}/{split}/{setup}/seed{seed} (running in another process)")
             continue

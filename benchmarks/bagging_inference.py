@@ -40,6 +40,7 @@ from _molprop_run import (  # noqa: E402
     average_ranks,
     pick_prediction_column,
     predict_command,
+    run_name,
     score_predictions,
     test_rows,
     timed,
@@ -75,7 +76,7 @@ def spread_error(dataset: str, preds_csv: Path, y: list[float]) -> float | None:
 
 def run_k(dataset: str, split: str, seed: int, k: int) -> dict | None:
     """Predict the test set of the k10 run (dataset, split, seed) with K=k; return the record."""
-    run_dir = WORK / "runs" / f"{dataset}_{split}_k10_s{seed}"
+    run_dir = WORK / "runs" / run_name(dataset, split, "k10", seed)
     inp = run_dir / "bench_test_input.csv"
     if not (run_dir / "model").is_dir() or not inp.exists():
         log(f"skip {run_dir.name} K={k}: no model/ or test input (run accuracy.py first)")

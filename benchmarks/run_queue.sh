@@ -4,9 +4,10 @@
 #   nohup bash benchmarks/run_queue.sh a > benchmarks/work/queue_a.log 2>&1 &
 #   nohup bash benchmarks/run_queue.sh b > benchmarks/work/queue_b.log 2>&1 &
 # A lane skips a run that another lane is running (benchmarks/work/running/ markers), so lanes
-# may share jobs; lane c starts from the far end of lane b's Lipo list. Run `bash benchmarks/run_queue.sh cache` once first: it fills
-# the BBBP and Lipo conformer cache (the setting every accuracy run uses: 10 conformers, MMFF,
-# seed 0, prune 0.5 A). Jobs are in priority order: scaffold seeds first, then random split.
+# may share jobs; lane c starts from the far end of lane b's Lipo list. Run
+# `bash benchmarks/run_queue.sh cache` once first: it fills the BBBP and Lipo conformer cache
+# (the setting every accuracy run uses: 10 conformers, MMFF, seed 0, prune 0.5 A). Jobs are in
+# priority order: scaffold seeds first, then random split.
 # Then `python benchmarks/report.py` renders BENCHMARKS.md.
 cd "$(dirname "$0")/.." || exit 1
 # WAIT_PID=<pid>: wait for that process (e.g. a job of an earlier queue) to exit first
