@@ -89,3 +89,33 @@ def log(msg: str) -> None:
     """Print a timestamped progress line."""
     stamp = _dt.datetime.now().strftime("%H:%M:%S")
     print(f"[{stamp}] {msg}", flush=True)
+
+
+def claim(name: str) -> bool:
+    """Mark run ``name`` as running in this process, unless a live process already has.
+
+    Lets several queue lanes share one job list: a lane skips what another lane is running.
+    The marker ``work/running/<name>`` holds the owner's PID; a dead owner's marker is taken
+    over. Release it with :func:`release`.
+    """
+    marker = WORK / "running" / name
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(marker.read_text().strip() or 0), 0)
+                return False
+            except (ProcessLookupError, ValueError, FileNotFoundError):
+                marker.unlink(missing_ok=True)
+                continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return True
+    return False
+
+
+def release(name: str) -> None:
+    """Remove the running marker of ``name`` (see :func:`claim`)."""
+    (WORK / "running" / name).unlink(missing_ok=True)

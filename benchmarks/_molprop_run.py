@@ -80,8 +80,16 @@ def train_overrides(dataset: str, split: str, setup: str, seed: int, run_dir: Pa
 
 def predict_command(run_dir: Path, inp: Path, out: Path) -> list[str]:
     """``predict.py`` command line scoring ``inp`` (a SMILES CSV) with the model in ``run_dir``."""
-    return [sys.executable, "predict.py", str(run_dir), "--input", str(inp), "--output", str(out),
-            "--quiet"]
+    return [
+        sys.executable,
+        "predict.py",
+        str(run_dir),
+        "--input",
+        str(inp),
+        "--output",
+        str(out),
+        "--quiet",
+    ]
 
 
 def busy_cpu_s() -> float | None:
@@ -157,8 +165,9 @@ def score_predictions(dataset: str, preds_csv: Path, y: list[float]) -> dict:
     if len(rows) != len(y):
         return {"score_error": f"{len(rows)} prediction rows for {len(y)} test rows"}
     col = pick_prediction_column(list(rows[0]), TARGETS[dataset])
-    pairs = [(t, float(r[col])) for t, r in zip(y, rows, strict=True)
-             if r.get(col) not in ("", None)]
+    pairs = [
+        (t, float(r[col])) for t, r in zip(y, rows, strict=True) if r.get(col) not in ("", None)
+    ]
     out: dict = {"n_scored": len(pairs), "n_unpredicted": len(y) - len(pairs), "pred_column": col}
     yt, yp = [a for a, _ in pairs], [b for _, b in pairs]
     if dataset in CLASSIFICATION:
@@ -212,8 +221,7 @@ def summarise_metrics_json(path: Path, dataset: str) -> dict:
     sp = "spread_error_spearman/test/bagged_ensemble"
     return {
         "metrics_json_test": find_metric(m, (f"test/bagged_ensemble/{metric}",)),
-        "metrics_json_test_single_conformer": find_metric(m, (
-            f"test/single_conformer/{metric}",)),
+        "metrics_json_test_single_conformer": find_metric(m, (f"test/single_conformer/{metric}",)),
         "metrics_json_test_bagged_member0": find_metric(m, (f"test/bagged_conformers/{metric}",)),
         "spearman_conformer": find_metric(m, (f"{sp}/conformer_std",)),
         "spearman_ensemble": find_metric(m, (f"{sp}/ensemble_std",)),
@@ -238,15 +246,23 @@ def conformer_stats(train_log: Path) -> dict:
     loaded = next((t for t, ln in stamps if "Loaded processed graphs" in ln), None)
     if loaded is not None and "Conformers:" not in text:
         return {"processed_cache_hit": True, "conformer_stage_s": round(loaded - stamps[0][0], 1)}
-    m = re.search(r"Conformers: (\d+) (?:unique )?molecules, (\d+) embedded, (\d+) from cache, "
-                  r"(\d+) failed, "
-                  r"(\d+) with fewer than K=(\d+) distinct conformers \(mean ([\d.]+)\)", text)
+    m = re.search(
+        r"Conformers: (\d+) (?:unique )?molecules, (\d+) embedded, (\d+) from cache, "
+        r"(\d+) failed, "
+        r"(\d+) with fewer than K=(\d+) distinct conformers \(mean ([\d.]+)\)",
+        text,
+    )
     if not m:
         return {}
     mols, emb, cached, failed, fewer, k, mean = m.groups()
-    out = {"conformers_embedded": int(emb), "conformers_from_cache": int(cached),
-           "conformers_failed": int(failed), "conformers_fewer_than_generated": int(fewer),
-           "conformers_generated_k": int(k), "conformers_mean_distinct": float(mean)}
+    out = {
+        "conformers_embedded": int(emb),
+        "conformers_from_cache": int(cached),
+        "conformers_failed": int(failed),
+        "conformers_fewer_than_generated": int(fewer),
+        "conformers_generated_k": int(k),
+        "conformers_mean_distinct": float(mean),
+    }
     done_at = next((t for t, ln in stamps if "Conformers:" in ln), None)
     if stamps and done_at is not None:
         out["conformer_stage_s"] = round(done_at - stamps[0][0], 1)
@@ -279,44 +295,20 @@ def failed_before(dataset: str, split: str, setup: str, seed: int, tag: str = ""
     return (WORK / "failed" / run_name(dataset, split, setup, seed, tag)).exists()
 
 
-def claim(name: str) -> bool:
-    """Mark run ``name`` as running in this process, unless a live process already has.
-
-    Lets several queue lanes share one job list: a lane skips what another lane is running.
-    The marker ``work/running/<name>`` holds the owner's PID; a dead owner's marker is taken
-    over. Release it with :func:`release`.
-    """
-    marker = WORK / "running" / name
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                os.kill(int(marker.read_text().strip() or 0), 0)
-                return False
-            except (ProcessLookupError, ValueError, FileNotFoundError):
-                marker.unlink(missing_ok=True)
-                continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
-        return True
-    return False
-
-
-def release(name: str) -> None:
-    """Remove the running marker of ``name`` (see :func:`claim`)."""
-    (WORK / "running" / name).unlink(missing_ok=True)
-
-
 def code_digest() -> str:
     """SHA-256 (first 12 hex) of molprop/**/*.py, conf/**/*.yaml, train.py and predict.py.
 
     The app is under active development; this ties each result to the code that produced it.
     """
     h = hashlib.sha256()
-    files = sorted([*REPO.glob("molprop/**/*.py"), *REPO.glob("conf/**/*.yaml"),
-                    REPO / "train.py", REPO / "predict.py"])
+    files = sorted(
+        [
+            *REPO.glob("molprop/**/*.py"),
+            *REPO.glob("conf/**/*.yaml"),
+            REPO / "train.py",
+            REPO / "predict.py",
+        ]
+    )
     for f in files:
         if f.is_file():
             h.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes() + b"\0")
@@ -331,8 +323,16 @@ def done(dataset: str, split: str, setup: str, seed: int, results: Path = OUT) -
     )
 
 
-def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
-            tag: str = "", keep: bool = False, results: Path = OUT) -> dict | None:
+def run_one(
+    dataset: str,
+    split: str,
+    setup: str,
+    seed: int,
+    extra: list[str],
+    tag: str = "",
+    keep: bool = False,
+    results: Path = OUT,
+) -> dict | None:
     """Train + predict one combination; append and return its record (None on failure)."""
     name = run_name(dataset, split, setup, seed, tag)
     run_dir = WORK / "runs" / name
@@ -355,11 +355,18 @@ def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
     pr = timed(predict_command(run_dir, inp, out), WORK / f"{name}.predict.log")
     k, m = SETUPS[setup]
     rec = {
-        "tool": "molprop", "dataset": dataset, "split": split, "setup": setup, "K": k, "M": m,
-        "seed": seed, "code_sha": code,
+        "tool": "molprop",
+        "dataset": dataset,
+        "split": split,
+        "setup": setup,
+        "K": k,
+        "M": m,
+        "seed": seed,
+        "code_sha": code,
         "task": "classification" if dataset in CLASSIFICATION else "regression",
         "n_test": len(y),
-        "train_wall_s": tr["wall_s"], "train_cpu_s": tr["cpu_s"],
+        "train_wall_s": tr["wall_s"],
+        "train_cpu_s": tr["cpu_s"],
         "train_other_cpu_s": tr["other_cpu_s"],
         "predict_wall_s": pr["wall_s"] if pr["rc"] == 0 else None,
         "predict_other_cpu_s": pr["other_cpu_s"],
@@ -377,13 +384,21 @@ def run_one(dataset: str, split: str, setup: str, seed: int, extra: list[str],
         rec[key] = round(summary["metrics_json_test"], 4)
         rec["metric_source"] = "metrics.json"
     rec.update(summary)
-    rec.update({"command": " ".join(cmd), "predict_command": " ".join(
-        predict_command(run_dir, inp, out)), "extra_overrides": extra, "machine": machine()})
+    rec.update(
+        {
+            "command": " ".join(cmd),
+            "predict_command": " ".join(predict_command(run_dir, inp, out)),
+            "extra_overrides": extra,
+            "machine": machine(),
+        }
+    )
     append_jsonl(results, rec)
     with open(WORK / "timings.log", "a") as fh:
-        fh.write(f"{rec['machine']['date']}  {name}: train {tr['wall_s']:.0f}s wall "
-                 f"({tr['cpu_s']:.0f}s CPU, others {tr['other_cpu_s']}s), predict "
-                 f"{pr['wall_s']:.0f}s, {key}={rec.get(key)}\n")
+        fh.write(
+            f"{rec['machine']['date']}  {name}: train {tr['wall_s']:.0f}s wall "
+            f"({tr['cpu_s']:.0f}s CPU, others {tr['other_cpu_s']}s), predict "
+            f"{pr['wall_s']:.0f}s, {key}={rec.get(key)}\n"
+        )
     log(f"done {name}: {key}={rec.get(key)} train={tr['wall_s']}s predict={pr['wall_s']}s")
     if not keep:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)

@@ -61,8 +61,15 @@ SPEED_SCRIPTS = ("backbone_speed", "conformer_speed", "predict_throughput")
 
 def scale_plot(obj, plots: Path) -> Path | None:
     """Time and peak memory against atom count from backbone_speed's ``scaling`` points."""
-    pts = [p for p in (obj.get("scaling") or []) if isinstance(obj, dict)
-           and p.get("status") == "ok" and "train_s" in p] if isinstance(obj, dict) else []
+    pts = (
+        [
+            p
+            for p in (obj.get("scaling") or [])
+            if isinstance(obj, dict) and p.get("status") == "ok" and "train_s" in p
+        ]
+        if isinstance(obj, dict)
+        else []
+    )
     if not pts:
         return None
     import matplotlib
@@ -88,12 +95,16 @@ def scale_plot(obj, plots: Path) -> Path | None:
 
 def other_results_section(results: Path, plots: Path, repo: Path) -> list[str]:
     """Section 3+: every other result file and plot, or a note that none exist yet."""
-    out = ["## 3. Speed and scale", "",
-           "Each of these scripts prints a JSON summary as its last line; save it as "
-           "`benchmarks/results/<script>.json` to have it rendered here, e.g. "
-           "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/backbone_speed.py "
-           "| tee benchmarks/work/backbone_speed.log && tail -n 1 benchmarks/work/"
-           "backbone_speed.log > benchmarks/results/backbone_speed.json`.", ""]
+    out = [
+        "## 3. Speed and scale",
+        "",
+        "Each of these scripts prints a JSON summary as its last line; save it as "
+        "`benchmarks/results/<script>.json` to have it rendered here, e.g. "
+        "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/backbone_speed.py "
+        "| tee benchmarks/work/backbone_speed.log && tail -n 1 benchmarks/work/"
+        "backbone_speed.log > benchmarks/results/backbone_speed.json`.",
+        "",
+    ]
     files = sorted(p for p in results.glob("*.json*") if p.name not in OWN)
     have = {p.stem for p in files}
     for name in SPEED_SCRIPTS:

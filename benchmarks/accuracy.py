@@ -21,14 +21,21 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, SEEDS, SPLITS, command_line, log, machine  # noqa: E402
+from _common import (  # noqa: E402
+    DATASETS,
+    SEEDS,
+    SPLITS,
+    claim,
+    command_line,
+    log,
+    machine,
+    release,
+)
 from _molprop_run import (  # noqa: E402
     OUT,
     SETUPS,
-    claim,
     done,
     failed_before,
-    release,
     run_name,
     run_one,
 )
@@ -57,20 +64,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     ap.add_argument("--order", choices=("setup", "seed"), default="seed")
     ap.add_argument("--tag", default="", help="suffix for run dirs/logs (e.g. smoke)")
-    ap.add_argument("--results", type=Path, default=OUT,
-                    help="JSONL to append to (default benchmarks/results/molprop.jsonl)")
-    ap.add_argument("--retry-failed", action="store_true",
-                    help="also rerun combinations whose earlier run failed")
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=OUT,
+        help="JSONL to append to (default benchmarks/results/molprop.jsonl)",
+    )
+    ap.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also rerun combinations whose earlier run failed",
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     ap.add_argument("extra", nargs="*", help="extra Hydra overrides (after --)")
-    ap.add_argument("--max-runs", type=int, default=None,
-                    help="stop after this many runs (exit 3 when nothing was left to run)")
+    ap.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="stop after this many runs (exit 3 when nothing was left to run)",
+    )
     args = ap.parse_args(argv)
     print(f"command: {command_line()}", flush=True)
     print(f"machine: {json.dumps(machine())}", flush=True)
     failures, ran = 0, 0
-    for ds, split, setup, seed in plan(args.datasets, args.splits, args.setups, args.seeds,
-                                       args.order):
+    for ds, split, setup, seed in plan(
+        args.datasets, args.splits, args.setups, args.seeds, args.order
+    ):
         if done(ds, split, setup, seed, args.results):
             log(f"skip {ds}/{split}/{setup}/seed{seed} (already recorded)")
             continue
@@ -88,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ran += 1
         try:
-            if run_one(ds, split, setup, seed, args.extra, tag=args.tag,
-                       results=args.results) is None:
+            if (
+                run_one(ds, split, setup, seed, args.extra, tag=args.tag, results=args.results)
+                is None
+            ):
                 failures += 1
         finally:
             release(name)

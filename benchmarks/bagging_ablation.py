@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, SEEDS, command_line, log, machine  # noqa: E402
-from _molprop_run import SETUPS, done, failed_before, run_one  # noqa: E402
+from _common import DATASETS, SEEDS, claim, command_line, log, machine, release  # noqa: E402
+from _molprop_run import SETUPS, done, failed_before, run_name, run_one  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ks", nargs="+", type=int, default=[1, 3, 10, 20])
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     ap.add_argument("extra", nargs="*", help="extra Hydra overrides (after --)")
-    ap.add_argument("--max-runs", type=int, default=None,
-                    help="stop after this many runs (exit 3 when nothing was left to run)")
+    ap.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="stop after this many runs (exit 3 when nothing was left to run)",
+    )
     args = ap.parse_args(argv)
     print(f"command: {command_line()}", flush=True)
     print(f"machine: {json.dumps(machine())}", flush=True)
@@ -52,9 +56,16 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if args.max_runs is not None and ran >= args.max_runs:
                     return 1 if failures else 0
+                name = run_name(ds, args.split, setup, seed)
+                if not claim(name):
+                    log(f"skip {ds}/{args.split}/{setup}/seed{seed} (running in another process)")
+                    continue
                 ran += 1
-                if run_one(ds, args.split, setup, seed, args.extra) is None:
-                    failures += 1
+                try:
+                    if run_one(ds, args.split, setup, seed, args.extra) is None:
+                        failures += 1
+                finally:
+                    release(name)
     return 3 if ran == 0 else (1 if failures else 0)
 
 

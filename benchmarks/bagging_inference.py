@@ -30,10 +30,12 @@ from _common import (  # noqa: E402
     SEEDS,
     WORK,
     append_jsonl,
+    claim,
     command_line,
     log,
     machine,
     read_jsonl,
+    release,
 )
 from _molprop_run import (  # noqa: E402
     TARGETS,
@@ -69,8 +71,11 @@ def spread_error(dataset: str, preds_csv: Path, y: list[float]) -> float | None:
         rows = list(csv.DictReader(fh))
     col = pick_prediction_column(list(rows[0]), TARGETS[dataset])
     std_col = f"{col}_conformer_std"
-    pairs = [(float(r[std_col]), abs(float(r[col]) - t)) for r, t in zip(rows, y, strict=True)
-             if r.get(col) not in ("", None) and r.get(std_col) not in ("", None)]
+    pairs = [
+        (float(r[std_col]), abs(float(r[col]) - t))
+        for r, t in zip(rows, y, strict=True)
+        if r.get(col) not in ("", None) and r.get(std_col) not in ("", None)
+    ]
     return spearman([p[0] for p in pairs], [p[1] for p in pairs])
 
 
@@ -88,8 +93,15 @@ def run_k(dataset: str, split: str, seed: int, k: int) -> dict | None:
         log(f"FAILED predict {run_dir.name} K={k}; see its predict_k{k}.log")
         return None
     _, y = test_rows(dataset, split)
-    rec = {"dataset": dataset, "split": split, "trained_setup": "k10", "seed": seed, "K": k,
-           "predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]}
+    rec = {
+        "dataset": dataset,
+        "split": split,
+        "trained_setup": "k10",
+        "seed": seed,
+        "K": k,
+        "predict_wall_s": pr["wall_s"],
+        "predict_other_cpu_s": pr["other_cpu_s"],
+    }
     rec.update(score_predictions(dataset, out, y))
     rec["spearman_conformer_std_abs_error"] = spread_error(dataset, out, y)
     rec.update({"command": " ".join(cmd), "machine": machine()})
@@ -108,15 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     args = ap.parse_args(argv)
     print(f"command: {command_line()}", flush=True)
-    have = {(r["dataset"], r["split"], r["seed"], r["K"]) for r in read_jsonl(OUT)}
     failures = 0
     for ds in args.datasets:
         for seed in args.seeds:
             for k in args.ks:
-                if (ds, args.split, seed, k) in have:
+                have = {(r["dataset"], r["split"], r["seed"], r["K"]) for r in read_jsonl(OUT)}
+                name = f"{run_name(ds, args.split, 'k10', seed)}_infer_k{k}"
+                if (ds, args.split, seed, k) in have or not claim(name):
                     continue
-                if run_k(ds, args.split, seed, k) is None:
-                    failures += 1
+                try:
+                    if run_k(ds, args.split, seed, k) is None:
+                        failures += 1
+                finally:
+                    release(name)
     return 1 if failures else 0
 
 

@@ -29,10 +29,12 @@ from _common import (  # noqa: E402
     SPLITS,
     WORK,
     append_jsonl,
+    claim,
     command_line,
     log,
     machine,
     read_jsonl,
+    release,
 )
 
 BASELINE = SHARED / "tools" / "chemprop_baseline.py"
@@ -48,8 +50,16 @@ def done_keys(path: Path) -> set[tuple[str, str, int]]:
 def run_one(dataset: str, split: str, seed: int, epochs: int, chemprop: Path) -> dict | None:
     """Run the baseline tool once; return its JSON result (or None on failure, logged)."""
     cmd = [
-        sys.executable, str(BASELINE), dataset, split,
-        "--epochs", str(epochs), "--pytorch-seed", str(seed), "--chemprop", str(chemprop),
+        sys.executable,
+        str(BASELINE),
+        dataset,
+        split,
+        "--epochs",
+        str(epochs),
+        "--pytorch-seed",
+        str(seed),
+        "--chemprop",
+        str(chemprop),
     ]
     WORK.mkdir(parents=True, exist_ok=True)
     err_log = WORK / f"chemprop_{dataset}_{split}_s{seed}.stderr.log"
@@ -77,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--chemprop", type=Path, default=VENV_BIN)
     ap.add_argument("--retry-failed", action="store_true")
-    ap.add_argument("--max-runs", type=int, default=None,
-                    help="stop after this many runs (exit 3 when nothing was left to run)")
+    ap.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="stop after this many runs (exit 3 when nothing was left to run)",
+    )
     args = ap.parse_args(argv)
     print(f"command: {command_line()}", flush=True)
     print(f"machine: {json.dumps(machine())}", flush=True)
@@ -98,9 +112,16 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if args.max_runs is not None and ran >= args.max_runs:
                     return 1 if failures else 0
+                name = f"chemprop_{dataset}_{split}_s{seed}"
+                if not claim(name):
+                    log(f"skip {dataset}/{split}/seed{seed} (running in another process)")
+                    continue
                 ran += 1
                 log(f"run {dataset}/{split}/seed{seed}")
-                result = run_one(dataset, split, seed, args.epochs, args.chemprop)
+                try:
+                    result = run_one(dataset, split, seed, args.epochs, args.chemprop)
+                finally:
+                    release(name)
                 if result is None:
                     failures += 1
                     failed_dir.mkdir(parents=True, exist_ok=True)
@@ -108,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 append_jsonl(OUT, result)
                 metric = result.get("test_rmse", result.get("test_roc_auc"))
-                log(f"done {dataset}/{split}/seed{seed}: metric={metric} "
-                    f"train={result['train_wall_s']}s total={result['total_wall_s']}s")
+                log(
+                    f"done {dataset}/{split}/seed{seed}: metric={metric} "
+                    f"train={result['train_wall_s']}s total={result['total_wall_s']}s"
+                )
     if ran == 0:
         return 3
     return 1 if failures else 0

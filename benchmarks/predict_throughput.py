@@ -41,15 +41,44 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 ESOL = REPO.parent / "shared" / "data" / "esol.csv"
-FALLBACK = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1", "OCC(O)CO",
-            "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "c1ccc2ccccc2c1", "ClC(Cl)Cl", "CCN(CC)CC", "O=C1CCCCC1",
-            "CC(C)(C)OC(=O)N", "Nc1ccc(cc1)S(N)(=O)=O", "C1CCOC1", "CCCCCCCC", "FC(F)(F)c1ccccc1"]
-SMALL = dict(num_layers=2, max_degree=1, channels=16, num_heads=4, radial_hidden=32,
-             num_radial=16, head_hidden=64)
-TINY = dict(num_layers=1, max_degree=1, channels=4, num_heads=2, radial_hidden=8, num_radial=6,
-            head_hidden=8)
-DEFAULT_CONFORMERS = dict(num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5,
-                          optimize="mmff", timeout=60)
+FALLBACK = [
+    "CCO",
+    "c1ccccc1O",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1CCC[C@H]1c1cccnc1",
+    "OCC(O)CO",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "c1ccc2ccccc2c1",
+    "ClC(Cl)Cl",
+    "CCN(CC)CC",
+    "O=C1CCCCC1",
+    "CC(C)(C)OC(=O)N",
+    "Nc1ccc(cc1)S(N)(=O)=O",
+    "C1CCOC1",
+    "CCCCCCCC",
+    "FC(F)(F)c1ccccc1",
+]
+SMALL = dict(
+    num_layers=2,
+    max_degree=1,
+    channels=16,
+    num_heads=4,
+    radial_hidden=32,
+    num_radial=16,
+    head_hidden=64,
+)
+TINY = dict(
+    num_layers=1,
+    max_degree=1,
+    channels=4,
+    num_heads=2,
+    radial_hidden=8,
+    num_radial=6,
+    head_hidden=8,
+)
+DEFAULT_CONFORMERS = dict(
+    num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5, optimize="mmff", timeout=60
+)
 FAST_CONFORMERS = dict(DEFAULT_CONFORMERS, prune_rms=0.0, max_attempts=2, optimize="none")
 
 
@@ -61,9 +90,14 @@ def machine() -> dict:
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         cpu = found.group(1).strip() if found else cpu
     mem = Path("/proc/meminfo").read_text().split()[1] if Path("/proc/meminfo").exists() else "0"
-    return {"cpu": cpu, "nproc": os.cpu_count(), "ram_gib": round(int(mem) / 2**20, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "ram_gib": round(int(mem) / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def smiles_list() -> list[str]:
@@ -81,12 +115,16 @@ def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
     from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 
     spec = artifacts.ModelSpec(
-        task="regression", task_names=["y"],
+        task="regression",
+        task_names=["y"],
         backbone=dict(backbone, in_dim=ATOM_FEATURE_DIM, edge_dim=BOND_FEATURE_DIM, out_dim=1),
-        scaler_mean=[0.0], scaler_std=[1.0], conformers=conformers,
+        scaler_mean=[0.0],
+        scaler_std=[1.0],
+        conformers=conformers,
         graph=dict(hydrogens="implicit", cutoff=5.0, max_neighbors=16),
         bagging=dict(num_conformers=conformers["num_conformers"], aggregate="mean"),
-        data=dict(smiles_column="smiles", largest_fragment=True))
+        data=dict(smiles_column="smiles", largest_fragment=True),
+    )
     artifacts.save_spec(path, spec)
     torch.manual_seed(0)
     artifacts.save_member(path, 0, artifacts.build_model(spec))
@@ -95,8 +133,10 @@ def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
 
 def _cpu_seconds() -> float:
     """User + system CPU time of this process and its reaped children (embedding workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -115,11 +155,17 @@ def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) 
     frame = predict(predictor, smiles=smiles, workers=workers, batch_size=batch_size)
     wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     ok = int((frame["error"] == "").sum())
-    return {"molecules": len(smiles), "predicted": ok, "load_s": round(load_s, 2),
-            "wall_s": round(wall, 2), "molecules_per_s": round(len(smiles) / wall, 2),
-            "cpu_s": round(cpu, 1), "molecules_per_cpu_s": round(len(smiles) / cpu, 2),
-            "load_avg_1min_after": os.getloadavg()[0],
-            "mean_conformers": round(float(frame["num_conformers"].mean()), 2)}
+    return {
+        "molecules": len(smiles),
+        "predicted": ok,
+        "load_s": round(load_s, 2),
+        "wall_s": round(wall, 2),
+        "molecules_per_s": round(len(smiles) / wall, 2),
+        "cpu_s": round(cpu, 1),
+        "molecules_per_cpu_s": round(len(smiles) / cpu, 2),
+        "load_avg_1min_after": os.getloadavg()[0],
+        "mean_conformers": round(float(frame["num_conformers"].mean()), 2),
+    }
 
 
 def _tree_rss(pid: int) -> tuple[int, int]:
@@ -140,15 +186,29 @@ def _tree_rss(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
-def peak_rss(run_dir: Path, rows: int, smiles: list[str], workers: int, work: Path,
-             cache_dir: Path | None) -> dict:
+def peak_rss(
+    run_dir: Path, rows: int, smiles: list[str], workers: int, work: Path, cache_dir: Path | None
+) -> dict:
     """Run predict.py on ``rows`` rows under /usr/bin/time -v while sampling RSS."""
     csv = work / f"rows_{rows}.csv"
-    pd.DataFrame({"id": range(rows), "smiles": [smiles[i % len(smiles)] for i in range(rows)]}
-                 ).to_csv(csv, index=False)
+    pd.DataFrame(
+        {"id": range(rows), "smiles": [smiles[i % len(smiles)] for i in range(rows)]}
+    ).to_csv(csv, index=False)
     out = work / f"out_{rows}.csv"
-    cmd = [sys.executable, str(REPO / "predict.py"), str(run_dir), "--input", str(csv),
-           "--output", str(out), "--num-conformers", "1", "--workers", str(workers), "--quiet"]
+    cmd = [
+        sys.executable,
+        str(REPO / "predict.py"),
+        str(run_dir),
+        "--input",
+        str(csv),
+        "--output",
+        str(out),
+        "--num-conformers",
+        "1",
+        "--workers",
+        str(workers),
+        "--quiet",
+    ]
     cmd += ["--cache-dir", str(cache_dir)] if cache_dir else []
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     start = time.perf_counter()
@@ -174,27 +234,45 @@ def peak_rss(run_dir: Path, rows: int, smiles: list[str], workers: int, work: Pa
         raise RuntimeError(f"predict.py failed ({proc.returncode}): {err[-2000:]}")
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     written = sum(1 for _ in out.open()) - 1
-    return {"rows": rows, "rows_written": written, "conformer_cache": bool(cache_dir),
-            "load_avg_1min_after": os.getloadavg()[0],
-            "wall_s": round(wall, 1), "rows_per_s": round(rows / wall, 1),
-            "time_v_max_rss_mib": round(int(found.group(1)) / 1024, 1) if found else None,
-            "sampled_main_rss_mib": round(peaks[0] / 2**20, 1),
-            "sampled_tree_rss_mib": round(peaks[1] / 2**20, 1)}
+    return {
+        "rows": rows,
+        "rows_written": written,
+        "conformer_cache": bool(cache_dir),
+        "load_avg_1min_after": os.getloadavg()[0],
+        "wall_s": round(wall, 1),
+        "rows_per_s": round(rows / wall, 1),
+        "time_v_max_rss_mib": round(int(found.group(1)) / 1024, 1) if found else None,
+        "sampled_main_rss_mib": round(peaks[0] / 2**20, 1),
+        "sampled_tree_rss_mib": round(peaks[1] / 2**20, 1),
+    }
 
 
 def main() -> None:
     """Run both measurements and print a JSON summary as the last line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--molecules", type=int, default=200, help="SMILES for throughput")
-    parser.add_argument("--rows", type=int, nargs="*", default=[10_000, 30_000, 100_000],
-                        help="row counts for the peak-memory runs (none: skip)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="*",
+        default=[10_000, 30_000, 100_000],
+        help="row counts for the peak-memory runs (none: skip)",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="embedding workers")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--no-cache", action="store_true", help="peak-memory runs without the "
-                        "conformer cache (default: a cache warmed by one pass over the unique "
-                        "SMILES, so repeats skip embedding and 100k rows stay affordable)")
-    parser.add_argument("--run-dir", type=Path, help="trained run for throughput (default: "
-                        "untrained model=small with default conformer settings)")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="peak-memory runs without the "
+        "conformer cache (default: a cache warmed by one pass over the unique "
+        "SMILES, so repeats skip embedding and 100k rows stay affordable)",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="trained run for throughput (default: "
+        "untrained model=small with default conformer settings)",
+    )
     args = parser.parse_args()
     print("command:", " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]))
     info = machine()
@@ -205,8 +283,10 @@ def main() -> None:
         work = Path(tmp)
         run = args.run_dir or make_run(work / "small_run", SMALL, DEFAULT_CONFORMERS)
         result = throughput(run, smiles[: args.molecules], args.workers, args.batch_size)
-        result.update(run=str(args.run_dir or "untrained model=small, conformers=default K=3"),
-                      workers=args.workers)
+        result.update(
+            run=str(args.run_dir or "untrained model=small, conformers=default K=3"),
+            workers=args.workers,
+        )
         print("throughput:", json.dumps(result), flush=True)
         summary["throughput"] = result
         tiny = make_run(work / "tiny_run", TINY, FAST_CONFORMERS)

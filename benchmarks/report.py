@@ -32,8 +32,11 @@ from _common import (  # noqa: E402
 from _report_ablations import inference_k_records, inference_k_section, pooling_section  # noqa: E402,E501
 from _report_sections import other_results_section  # noqa: E402
 
-ACC_SETUPS = (("k1", "molprop K=1"), ("k10", "molprop K=10 bagged"),
-              ("k10_ens3", "molprop K=10 × 3 models"))
+ACC_SETUPS = (
+    ("k1", "molprop K=1"),
+    ("k10", "molprop K=10 bagged"),
+    ("k10_ens3", "molprop K=10 × 3 models"),
+)
 ABLATION_KS = (1, 3, 10, 20)
 NOT_RUN = "not run"
 
@@ -75,8 +78,9 @@ def dedupe(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
 
 def machines_line(records: list[dict]) -> str:
     """Distinct machines and the date range of the runs."""
-    ms = {(m.get("nproc"), m.get("cpu"), m.get("ram_gib"))
-          for r in records if (m := r.get("machine"))}
+    ms = {
+        (m.get("nproc"), m.get("cpu"), m.get("ram_gib")) for r in records if (m := r.get("machine"))
+    }
     dates = sorted(r["machine"]["date"] for r in records if r.get("machine", {}).get("date"))
     desc = "; ".join(f"{n} cores ({c}), {ram} GiB RAM" for n, c, ram in sorted(ms, key=str))
     when = f"{dates[0]} – {dates[-1]}" if dates else "n/a"
@@ -115,20 +119,30 @@ def goal_line(chem: list[dict], mp: list[dict], split: str) -> str:
         cm = statistics.fmean(c)
         ok = best >= cm if ds in CLASSIFICATION else best <= cm
         wins += ok
-        gaps.append(f"{ds}: best molprop {best:.3f} vs chemprop {cm:.3f} "
-                    f"({'molprop ahead' if ok else 'chemprop ahead'} by {abs(best - cm):.3f})")
+        gaps.append(
+            f"{ds}: best molprop {best:.3f} vs chemprop {cm:.3f} "
+            f"({'molprop ahead' if ok else 'chemprop ahead'} by {abs(best - cm):.3f})"
+        )
     if not compared:
         return "Goal check: no dataset has both chemprop and molprop results yet."
-    return (f"Goal check ({split}): the best molprop setup matches or beats chemprop's mean on "
-            f"{wins} of {compared} datasets with both results (goal: 3 of 4). "
-            + "; ".join(gaps) + ".")
+    return (
+        f"Goal check ({split}): the best molprop setup matches or beats chemprop's mean on "
+        f"{wins} of {compared} datasets with both results (goal: 3 of 4). " + "; ".join(gaps) + "."
+    )
 
 
 def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     """Wall/CPU time per run, mean ± std; others' CPU shows contention from other processes."""
-    head = ["dataset", "tool / setup", "train wall s", "of which conformer stage s",
-            "train CPU s", "others' CPU s during train",
-            "predict wall s (test set, incl. startup)", "runs"]
+    head = [
+        "dataset",
+        "tool / setup",
+        "train wall s",
+        "of which conformer stage s",
+        "train CPU s",
+        "others' CPU s during train",
+        "predict wall s (test set, incl. startup)",
+        "runs",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
         groups = [("chemprop", select(chem, dataset=ds, split=split))]
@@ -136,19 +150,38 @@ def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
         for lab, rs in groups:
             if not rs:
                 continue
-            lines.append("| " + " | ".join([
-                ds, lab, mean_std(values(rs, "train_wall_s"), 0),
-                mean_std(values(rs, "conformer_stage_s"), 0) if lab != "chemprop" else "–",
-                mean_std(values(rs, "train_cpu_s"), 0),
-                mean_std(values(rs, "train_other_cpu_s"), 0),
-                mean_std(values(rs, "predict_wall_s"), 1), str(len(rs))]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        ds,
+                        lab,
+                        mean_std(values(rs, "train_wall_s"), 0),
+                        mean_std(values(rs, "conformer_stage_s"), 0) if lab != "chemprop" else "–",
+                        mean_std(values(rs, "train_cpu_s"), 0),
+                        mean_std(values(rs, "train_other_cpu_s"), 0),
+                        mean_std(values(rs, "predict_wall_s"), 1),
+                        str(len(rs)),
+                    ]
+                )
+                + " |"
+            )
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
 
 
 def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
     """Every single run, so nothing is hidden behind a mean."""
-    head = ["dataset", "split", "tool / setup", "seed", "test metric", "test MAE",
-            "train wall s", "predict wall s", "code"]
+    head = [
+        "dataset",
+        "split",
+        "tool / setup",
+        "seed",
+        "test metric",
+        "test MAE",
+        "train wall s",
+        "predict wall s",
+        "code",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = [(r["dataset"], r["split"], "chemprop", r.get("pytorch_seed"), r) for r in chem]
     rows += [(r["dataset"], r["split"], f"molprop {r['setup']}", r["seed"], r) for r in mp]
@@ -156,10 +189,24 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
     rows.sort(key=lambda t: (t[1] != "scaffold", order.get(t[0], 9), t[2], t[3]))
     for ds, split, tool, seed, r in rows:
         met = r.get(metric_key(ds))
-        lines.append("| " + " | ".join(str(x) for x in [
-            ds, split, tool, seed, "n/a" if met is None else met,
-            r.get("test_mae", "–"), r.get("train_wall_s"), r.get("predict_wall_s"),
-            r.get("code_sha", "chemprop 2.3.1" if tool == "chemprop" else "–")]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(x)
+                for x in [
+                    ds,
+                    split,
+                    tool,
+                    seed,
+                    "n/a" if met is None else met,
+                    r.get("test_mae", "–"),
+                    r.get("train_wall_s"),
+                    r.get("predict_wall_s"),
+                    r.get("code_sha", "chemprop 2.3.1" if tool == "chemprop" else "–"),
+                ]
+            )
+            + " |"
+        )
     return lines
 
 
@@ -173,8 +220,11 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
             rs = select(mp, dataset=ds, split=split, setup=f"k{k}")
             cells.append(mean_std(values(rs, metric_key(ds))))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Spearman ρ between spread and absolute test error (per molecule), "
-              "mean ± std over seeds:", ""]
+    lines += [
+        "",
+        "Spearman ρ between spread and absolute test error (per molecule), mean ± std over seeds:",
+        "",
+    ]
     head = ["dataset", "setup", "conformer spread ρ", "ensemble spread ρ"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
@@ -183,8 +233,9 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
             if not rs:
                 continue
             ens = mean_std(values(rs, "spearman_ensemble")) if setup.endswith("ens3") else "–"
-            lines.append(f"| {ds} | {setup} | {mean_std(values(rs, 'spearman_conformer'))} "
-                         f"| {ens} |")
+            lines.append(
+                f"| {ds} | {setup} | {mean_std(values(rs, 'spearman_conformer'))} | {ens} |"
+            )
     if lines[-1].startswith("|---"):
         lines[-2:] = ["No spread/error correlations yet (not run)."]
     return lines
@@ -193,23 +244,40 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
 def inference_table(mp: list[dict], split: str) -> list[str]:
     """From each run's metrics.json: the same trained model(s) scored on conformer 0 only,
     bagged over K conformers (member 0), and bagged over K conformers and M models."""
-    head = ["dataset", "setup", "conformer 0 only", "bagged over K (member 0)",
-            "bagged over K and M"]
+    head = [
+        "dataset",
+        "setup",
+        "conformer 0 only",
+        "bagged over K (member 0)",
+        "bagged over K and M",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
         for setup in ("k1", "k3", "k10", "k20", "k10_ens3"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
-            lines.append("| " + " | ".join([
-                ds, setup, mean_std(values(rs, "metrics_json_test_single_conformer")),
-                mean_std(values(rs, "metrics_json_test_bagged_member0")),
-                mean_std(values(rs, "metrics_json_test"))]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        ds,
+                        setup,
+                        mean_std(values(rs, "metrics_json_test_single_conformer")),
+                        mean_std(values(rs, "metrics_json_test_bagged_member0")),
+                        mean_std(values(rs, "metrics_json_test")),
+                    ]
+                )
+                + " |"
+            )
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
 
 
-SIZE_SETUPS = (("k10_mtiny", "model=tiny"), ("k10", "model=small (experiment default)"),
-               ("k10_mdefault", "model=default"))
+SIZE_SETUPS = (
+    ("k10_mtiny", "model=tiny"),
+    ("k10", "model=small (experiment default)"),
+    ("k10_mdefault", "model=default"),
+)
 
 
 def val_metric(record: dict) -> float | None:
@@ -220,8 +288,15 @@ def val_metric(record: dict) -> float | None:
 
 def size_table(mp: list[dict], split: str) -> list[str]:
     """Model-size ablation at K=10, one model: test metric, parameters and train time."""
-    head = ["dataset", "model", "trainable params", "val metric (best epoch)", "test metric",
-            "train wall s", "runs"]
+    head = [
+        "dataset",
+        "model",
+        "trainable params",
+        "val metric (best epoch)",
+        "test metric",
+        "train wall s",
+        "runs",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
         for setup, lab in SIZE_SETUPS:
@@ -229,16 +304,27 @@ def size_table(mp: list[dict], split: str) -> list[str]:
             if not rs and setup == "k10":
                 continue
             params = sorted({r["trainable_params"] for r in rs if r.get("trainable_params")})
-            lines.append("| " + " | ".join([
-                ds, lab, ", ".join(str(p) for p in params) or "–",
-                mean_std([v for r in rs if (v := val_metric(r)) is not None]),
-                mean_std(values(rs, metric_key(ds))), mean_std(values(rs, "train_wall_s"), 0),
-                str(len(rs))]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        ds,
+                        lab,
+                        ", ".join(str(p) for p in params) or "–",
+                        mean_std([v for r in rs if (v := val_metric(r)) is not None]),
+                        mean_std(values(rs, metric_key(ds))),
+                        mean_std(values(rs, "train_wall_s"), 0),
+                        str(len(rs)),
+                    ]
+                )
+                + " |"
+            )
     return lines
 
 
 METHOD_NOTES = [
-    "## Method notes", "",
+    "## Method notes",
+    "",
     "- Same rows: both tools train on the `train` rows, select on `val` and are scored on "
     "`test` of `../shared/data/splits/DATASET.json`; both test metrics are computed by the same "
     "plain-Python RMSE / ROC-AUC code from each tool's prediction CLI output.",
@@ -250,14 +336,14 @@ METHOD_NOTES = [
     "- BBBP and Lipo molprop runs add `conformers.max_attempts=0` (RDKit's own embedding "
     "limit): their conformer cache was filled by `python -m molprop.conformers` while that "
     "command still used 0 rather than the config's 5, and the key includes the setting.",
-    "- \"Best molprop setup\" in the goal check is chosen on the test metric, which flatters "
+    '- "Best molprop setup" in the goal check is chosen on the test metric, which flatters '
     "molprop; compare one column across datasets for a fixed setup.",
     "- molprop train wall time includes conformer generation only when the conformer cache "
     "(`data/cache/`) was cold (the first run of a dataset); predict wall time always includes "
     "generating the test molecules' conformers (no cache), as a user's first prediction would. "
     "chemprop's times include CLI start-up and featurisation.",
     "- Wall times were measured with other jobs on the same 2 cores; the "
-    "\"others' CPU s\" column says how much CPU everything else used during each training.",
+    '"others\' CPU s" column says how much CPU everything else used during each training.',
     "",
 ]
 
@@ -274,13 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     PLOTS.mkdir(parents=True, exist_ok=True)
     me = machine()
     out = [
-        "# molprop benchmarks", "",
+        "# molprop benchmarks",
+        "",
         f"Generated by `{command_line()}` on {me['date']} ({me['nproc']} cores, {me['cpu']}, "
         f"{me['ram_gib']} GiB RAM). Every number below is read from `benchmarks/results/*.jsonl`, "
-        "written by the scripts named with each table; \"not run\" marks a cell with no run yet. "
+        'written by the scripts named with each table; "not run" marks a cell with no run yet. '
         "The machine's 2 cores often ran two benchmark jobs at once: wall times are noisy, "
-        "so CPU seconds and the CPU seconds other processes used meanwhile are recorded too.", "",
-        "## 1. Accuracy against chemprop (same molecules, same fixed splits)", "",
+        "so CPU seconds and the CPU seconds other processes used meanwhile are recorded too.",
+        "",
+        "## 1. Accuracy against chemprop (same molecules, same fixed splits)",
+        "",
         "- chemprop: `OMP_NUM_THREADS=1 nice -n 19 python benchmarks/chemprop_runs.py` — for each "
         "run it calls `python ../shared/tools/chemprop_baseline.py DATASET SPLIT --epochs 50 "
         "--pytorch-seed S --chemprop benchmarks/.venv-chemprop/bin/chemprop` (chemprop 2.3.1, "
@@ -291,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         "data.split_key=SPLIT seed=S bagging.num_conformers=K ensemble.size=M ...`, then "
         "`python predict.py` on the test SMILES, scored in plain Python with the same RMSE / "
         "ROC-AUC code as the chemprop baseline. Exact per-run commands are in the JSONL files.",
-        "- Seeds 0, 1, 2; mean ± sample std over seeds.", "",
+        "- Seeds 0, 1, 2; mean ± sample std over seeds.",
+        "",
     ]
     for split in SPLITS:
         chem_s, mp_s = select(chem, split=split), select(mp, split=split)
@@ -306,32 +396,57 @@ def main(argv: list[str] | None = None) -> int:
     out += ["### Every run", ""] + per_seed_table(chem, mp) + [""]
     out += ["## 2. Does bagging help?", ""]
     out += inference_k_section(RESULTS, "scaffold", ABLATION_KS)
-    png = ablation_plot(inference_k_records(RESULTS, "scaffold"), "scaffold", ABLATION_KS, PLOTS,
-                        name="bagging_inference_k")
+    png = ablation_plot(
+        inference_k_records(RESULTS, "scaffold"),
+        "scaffold",
+        ABLATION_KS,
+        PLOTS,
+        name="bagging_inference_k",
+    )
     if png:
         out += [f"![metric vs K at inference](benchmarks/plots/{png.name})", ""]
-    out += ["### Models trained and predicted with K conformers", "",
-            "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/bagging_ablation.py --split scaffold` "
-            "(K=1 and K=10 are the accuracy runs above; each run uses the lowest-energy K of "
-            "max(K, 10) generated conformers). Training at K=3 and K=20 was not run where the "
-            "cells say so.", "", machines_line(select(mp, split="scaffold")), ""]
+    out += [
+        "### Models trained and predicted with K conformers",
+        "",
+        "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/bagging_ablation.py --split scaffold` "
+        "(K=1 and K=10 are the accuracy runs above; each run uses the lowest-energy K of "
+        "max(K, 10) generated conformers). Training at K=3 and K=20 was not run where the "
+        "cells say so.",
+        "",
+        machines_line(select(mp, split="scaffold")),
+        "",
+    ]
     out += ablation_tables(mp, "scaffold") + [""]
     png = ablation_plot(mp, "scaffold", ABLATION_KS, PLOTS)
     if png:
         out += [f"![metric vs K](benchmarks/plots/{png.name})", ""]
-    out += ["Inference-time bagging, from each run's `metrics.json` (the same trained "
-            "model(s), scored three ways; the app's own torchmetrics scoring):", ""]
+    out += [
+        "Inference-time bagging, from each run's `metrics.json` (the same trained "
+        "model(s), scored three ways; the app's own torchmetrics scoring):",
+        "",
+    ]
     out += inference_table(mp, "scaffold") + [""]
-    out += ["### Model size (K=10, one model, scaffold)", "",
-            "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "
-            "--splits scaffold --setups k10_mtiny k10_mdefault` (adds `model=tiny` / "
-            "`model=default` to the K=10 command).", ""]
-    mean_pool = dedupe(read_jsonl(RESULTS / "molprop_pool_mean.jsonl"),
-                       ("dataset", "split", "setup", "seed"))
-    out += ["Runs with mean pooling (the experiment configs before the switch to sum pooling, "
-            "`molprop_pool_mean.jsonl`); the size ablation was run with mean pooling only:", ""]
-    out += [ln for ln in size_table(mean_pool, "scaffold")
-            if not ln.startswith(("| freesolv", "| bbbp", "| lipo")) or "not run" not in ln]
+    out += [
+        "### Model size (K=10, one model, scaffold)",
+        "",
+        "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "
+        "--splits scaffold --setups k10_mtiny k10_mdefault` (adds `model=tiny` / "
+        "`model=default` to the K=10 command).",
+        "",
+    ]
+    mean_pool = dedupe(
+        read_jsonl(RESULTS / "molprop_pool_mean.jsonl"), ("dataset", "split", "setup", "seed")
+    )
+    out += [
+        "Runs with mean pooling (the experiment configs before the switch to sum pooling, "
+        "`molprop_pool_mean.jsonl`); the size ablation was run with mean pooling only:",
+        "",
+    ]
+    out += [
+        ln
+        for ln in size_table(mean_pool, "scaffold")
+        if not ln.startswith(("| freesolv", "| bbbp", "| lipo")) or "not run" not in ln
+    ]
     out += [""]
     out += pooling_section(RESULTS, mp, "scaffold")
     out += other_results_section(RESULTS, PLOTS, REPO)

@@ -4,7 +4,8 @@
 #   nohup bash benchmarks/run_queue.sh a > benchmarks/work/queue_a.log 2>&1 &
 #   nohup bash benchmarks/run_queue.sh b > benchmarks/work/queue_b.log 2>&1 &
 # A lane skips a run that another lane is running (benchmarks/work/running/ markers), so lanes
-# may share jobs; lane c starts from the far end of lane b's Lipo list. Run
+# may share jobs; lane c starts from the far end of lane b's Lipo list, lane e from the far
+# end of lane d's. Lane `rest` lists every cell still missing: start it in two processes. Run
 # `bash benchmarks/run_queue.sh cache` once first: it fills the BBBP and Lipo conformer cache
 # (the setting every accuracy run uses: 10 conformers, MMFF, seed 0, prune 0.5 A). Jobs are in
 # priority order: scaffold seeds first, then random split.
@@ -62,6 +63,24 @@ case "${1:-}" in
     acc --datasets bbbp --setups k10_ens3 --seeds 1 2 "${MA0[@]}"
     run benchmarks/bagging_inference.py --datasets lipo --seeds 0
     ;;
-  *) echo "usage: bash benchmarks/run_queue.sh cache|a|b|c" >&2; exit 2 ;;
+  d)
+    acc --datasets lipo --setups k10_ens3 --seeds 0 1 2 "${MA0[@]}"
+    ;;
+  e)
+    acc --datasets bbbp --setups k10_ens3 --seeds 1 2 "${MA0[@]}"
+    acc --datasets lipo --setups k10_ens3 --seeds 2 1 0 "${MA0[@]}"
+    ;;
+  rest)
+    # Every cell still missing, in priority order. Start it twice (one lane per core): the
+    # running markers let both lanes share the list.
+    acc --datasets lipo bbbp --setups k10_ens3 "${MA0[@]}"
+    run benchmarks/bagging_inference.py --datasets bbbp lipo --seeds 1 2
+    chem --datasets esol freesolv bbbp lipo --splits random_seed0 --seeds 1 2
+    acc --datasets esol freesolv --splits random_seed0 --setups k1 k10 k10_ens3
+    acc --datasets bbbp lipo --splits random_seed0 --setups k1 k10 k10_ens3 "${MA0[@]}"
+    run benchmarks/bagging_ablation.py --datasets esol freesolv --ks 3 20
+    run benchmarks/bagging_ablation.py --datasets bbbp lipo --ks 3 20 "${MA0[@]}"
+    ;;
+  *) echo "usage: bash benchmarks/run_queue.sh cache|a|b|c|d|e|rest" >&2; exit 2 ;;
 esac
 echo "[$(stamp)] lane ${1} done"
