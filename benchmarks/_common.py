@@ -6,8 +6,11 @@ import datetime as _dt
 import json
 import os
 import platform
+import resource
 import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,3 +122,27 @@ def claim(name: str) -> bool:
 def release(name: str) -> None:
     """Remove the running marker of ``name`` (see :func:`claim`)."""
     (WORK / "running" / name).unlink(missing_ok=True)
+
+
+def busy_cpu_s() -> float | None:
+    """Machine-wide busy CPU seconds (all cores) from /proc/stat."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def timed(cmd: list[str], log_path: Path, append: bool = False) -> dict:
+    """Run ``cmd`` in the repo root, log to ``log_path``; wall, own CPU and others' CPU seconds."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0, t0 = busy_cpu_s(), time.perf_counter()
+    with open(log_path, "a" if append else "w") as fh:
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        rc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT).returncode
+    wall, b1 = time.perf_counter() - t0, busy_cpu_s()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    other = None if b0 is None or b1 is None else round(max(0.0, b1 - b0 - cpu), 1)
+    return {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "other_cpu_s": other}

@@ -1,7 +1,8 @@
 """One molprop benchmark run: train via ``train.py`` (Hydra), then time ``predict.py`` on test.
 
 Shared by ``accuracy.py`` and ``bagging_ablation.py``. Each run appends one JSON line to
-``benchmarks/results/molprop.jsonl``; (dataset, split, setup, seed) already there are skipped.
+``benchmarks/results/molprop.jsonl``; (dataset, split, setup, seed) already there are skipped,
+and an interrupted training continues from its last checkpoint (``_resume.py``).
 The test metric is recomputed here in plain Python from ``predict.py``'s output on the test SMILES
 (same scoring code as the chemprop baseline), and cross-checked against the run's ``metrics.json``.
 """
@@ -11,19 +12,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
-import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from _common import (
     CLASSIFICATION,
-    DATA_DIR,
     REPO,
     RESULTS,
     SPLITS_DIR,
@@ -32,15 +28,12 @@ from _common import (
     log,
     machine,
     read_jsonl,
+    timed,
 )
+from _resume import train_segment
+from _scoring import score_predictions, test_rows
 
 OUT = RESULTS / "molprop.jsonl"
-TARGETS = {
-    "esol": "log_solubility",
-    "freesolv": "hydration_free_energy",
-    "lipo": "lipo",
-    "bbbp": "p_np",
-}
 #: setup name -> (K conformers bagged, M ensemble members)
 SETUPS = {
     "k1": (1, 1),
@@ -90,102 +83,6 @@ def predict_command(run_dir: Path, inp: Path, out: Path) -> list[str]:
         str(out),
         "--quiet",
     ]
-
-
-def busy_cpu_s() -> float | None:
-    """Machine-wide busy CPU seconds (all cores) from /proc/stat."""
-    try:
-        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def timed(cmd: list[str], log_path: Path) -> dict:
-    """Run ``cmd`` in the repo root, log to ``log_path``; wall, own CPU and others' CPU seconds."""
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0, t0 = busy_cpu_s(), time.perf_counter()
-    with open(log_path, "w") as fh:
-        fh.write("$ " + " ".join(cmd) + "\n")
-        fh.flush()
-        rc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT).returncode
-    wall, b1 = time.perf_counter() - t0, busy_cpu_s()
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    other = None if b0 is None or b1 is None else round(max(0.0, b1 - b0 - cpu), 1)
-    return {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "other_cpu_s": other}
-
-
-def rmse(y: list[float], p: list[float]) -> float:
-    return math.sqrt(sum((a - b) ** 2 for a, b in zip(y, p, strict=True)) / len(y))
-
-
-def mae(y: list[float], p: list[float]) -> float:
-    return sum(abs(a - b) for a, b in zip(y, p, strict=True)) / len(y)
-
-
-def average_ranks(v: list[float]) -> list[float]:
-    """1-based ranks of ``v``, ties sharing their average rank."""
-    order = sorted(range(len(v)), key=v.__getitem__)
-    ranks = [0.0] * len(v)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
-def roc_auc(y: list[int], p: list[float]) -> float:
-    """Rank (Mann-Whitney) ROC-AUC with average ranks for ties, as in chemprop_baseline.py."""
-    ranks = average_ranks(p)
-    n_pos = sum(1 for v in y if v == 1)
-    n_neg = len(y) - n_pos
-    if not n_pos or not n_neg:
-        return float("nan")
-    s = sum(r for r, v in zip(ranks, y, strict=True) if v == 1)
-    return (s - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-
-
-def test_rows(dataset: str, split: str) -> tuple[list[str], list[float]]:
-    """SMILES and targets of the split's test rows, in split order."""
-    with open(DATA_DIR / f"{dataset}.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    idx = json.loads((SPLITS_DIR / f"{dataset}.json").read_text())[split]["test"]
-    return [rows[i]["smiles"] for i in idx], [float(rows[i][TARGETS[dataset]]) for i in idx]
-
-
-def score_predictions(dataset: str, preds_csv: Path, y: list[float]) -> dict:
-    """Score predict.py output (one row per input row, in order) against the test targets."""
-    with open(preds_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if len(rows) != len(y):
-        return {"score_error": f"{len(rows)} prediction rows for {len(y)} test rows"}
-    col = pick_prediction_column(list(rows[0]), TARGETS[dataset])
-    pairs = [
-        (t, float(r[col])) for t, r in zip(y, rows, strict=True) if r.get(col) not in ("", None)
-    ]
-    out: dict = {"n_scored": len(pairs), "n_unpredicted": len(y) - len(pairs), "pred_column": col}
-    yt, yp = [a for a, _ in pairs], [b for _, b in pairs]
-    if dataset in CLASSIFICATION:
-        out["test_roc_auc"] = round(roc_auc([int(v) for v in yt], yp), 4)
-    else:
-        out["test_rmse"], out["test_mae"] = round(rmse(yt, yp), 4), round(mae(yt, yp), 4)
-    return out
-
-
-def pick_prediction_column(columns: list[str], target: str) -> str:
-    """The prediction column of predict.py's output for ``target``."""
-    for cand in (target, f"{target}_pred", "prediction"):
-        if cand in columns:
-            return cand
-    hits = [c for c in columns if target in c and "std" not in c and "prob" not in c]
-    if hits:
-        return hits[0]
-    raise KeyError(f"no prediction column for {target} in {columns}")
 
 
 def find_metric(metrics: dict, names: tuple[str, ...]) -> float | None:
@@ -336,14 +233,10 @@ def run_one(
     """Train + predict one combination; append and return its record (None on failure)."""
     name = run_name(dataset, split, setup, seed, tag)
     run_dir = WORK / "runs" / name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
     overrides = train_overrides(dataset, split, setup, seed, run_dir)
     cmd = [sys.executable, "train.py", *overrides, *extra]
     code = code_digest()
-    log(f"train {name} (code {code}): {' '.join(cmd)}")
-    tr = timed(cmd, WORK / f"{name}.train.log")
+    tr = train_segment(cmd, run_dir, code, WORK / f"{name}.train.log")
     if tr["rc"] != 0:
         mark_failed(name)
         log(f"FAILED train {name} rc={tr['rc']}; see {WORK / (name + '.train.log')}")
@@ -368,6 +261,7 @@ def run_one(
         "train_wall_s": tr["wall_s"],
         "train_cpu_s": tr["cpu_s"],
         "train_other_cpu_s": tr["other_cpu_s"],
+        **({"train_segments": tr["segments"]} if len(tr["segments"]) > 1 else {}),
         "predict_wall_s": pr["wall_s"] if pr["rc"] == 0 else None,
         "predict_other_cpu_s": pr["other_cpu_s"],
     }
@@ -396,7 +290,7 @@ def run_one(
     with open(WORK / "timings.log", "a") as fh:
         fh.write(
             f"{rec['machine']['date']}  {name}: train {tr['wall_s']:.0f}s wall "
-            f"({tr['cpu_s']:.0f}s CPU, others {tr['other_cpu_s']}s), predict "
+            f"({tr['cpu_s']}s CPU, others {tr['other_cpu_s']}s), predict "
             f"{pr['wall_s']:.0f}s, {key}={rec.get(key)}\n"
         )
     log(f"done {name}: {key}={rec.get(key)} train={tr['wall_s']}s predict={pr['wall_s']}s")

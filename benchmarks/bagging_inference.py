@@ -36,16 +36,15 @@ from _common import (  # noqa: E402
     machine,
     read_jsonl,
     release,
+    timed,
 )
-from _molprop_run import (  # noqa: E402
+from _molprop_run import predict_command, run_name  # noqa: E402
+from _scoring import (  # noqa: E402
     TARGETS,
     average_ranks,
     pick_prediction_column,
-    predict_command,
-    run_name,
     score_predictions,
     test_rows,
-    timed,
 )
 
 OUT = RESULTS / "bagging_inference.jsonl"

@@ -200,7 +200,7 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
                     seed,
                     "n/a" if met is None else met,
                     r.get("test_mae", "–"),
-                    r.get("train_wall_s"),
+                    wall_cell(r),
                     r.get("predict_wall_s"),
                     r.get("code_sha", "chemprop 2.3.1" if tool == "chemprop" else "–"),
                 ]
@@ -208,6 +208,12 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
             + " |"
         )
     return lines
+
+
+def wall_cell(r: dict) -> str:
+    """Train wall seconds of one run, with its segment count when it was continued."""
+    seg = r.get("train_segments")
+    return f"{r.get('train_wall_s')} ({len(seg)} segments)" if seg else str(r.get("train_wall_s"))
 
 
 def ablation_tables(mp: list[dict], split: str) -> list[str]:
@@ -344,6 +350,10 @@ METHOD_NOTES = [
     "chemprop's times include CLI start-up and featurisation.",
     "- Wall times were measured with other jobs on the same 2 cores; the "
     '"others\' CPU s" column says how much CPU everything else used during each training.',
+    "- A molprop training that was interrupted continues from its last checkpoint on the next "
+    "attempt (`benchmarks/_resume.py`; molprop's `ckpt_path=` resume). Its train wall time sums "
+    'the segments, each up to its newest checkpoint ("N segments" in the table of every run); '
+    "its CPU seconds are not known and are left out of the CPU means.",
     "",
 ]
 
