@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 from _common import CLASSIFICATION, DATASETS, read_jsonl
-
-NOT_RUN = "not run"
-
-
-def _key(ds: str) -> str:
-    return "test_roc_auc" if ds in CLASSIFICATION else "test_rmse"
-
-
-def _ms(vals: list[float], digits: int = 3) -> str:
-    if not vals:
-        return NOT_RUN
-    m = statistics.fmean(vals)
-    if len(vals) == 1:
-        return f"{m:.{digits}f} (n=1)"
-    return f"{m:.{digits}f} ± {statistics.stdev(vals):.{digits}f} (n={len(vals)})"
-
-
-def _vals(records: list[dict], key: str, **kw) -> list[float]:
-    return [
-        float(r[key])
-        for r in records
-        if all(r.get(k) == v for k, v in kw.items()) and r.get(key) is not None
-    ]
+from _report_stats import mean_std, metric_key, metric_label, select, values
 
 
 def inference_k_records(results: Path, split: str) -> list[dict]:
@@ -58,12 +35,12 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
     head = ["dataset", "metric"] + [f"K={k}" for k in ks] + [f"ρ(spread, abs. error) K={ks[-1]}"]
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ds in DATASETS:
-        if not _vals(recs, _key(ds), dataset=ds):
+        if not values(select(recs, dataset=ds), metric_key(ds)):
             continue
-        cells = [ds, "ROC-AUC ↑" if ds in CLASSIFICATION else "RMSE ↓"]
-        cells += [_ms(_vals(recs, _key(ds), dataset=ds, K=k)) for k in ks]
-        rho = _vals(recs, "spearman_conformer_std_abs_error", dataset=ds, K=ks[-1])
-        cells.append(_ms(rho, 2) if ds not in CLASSIFICATION else "–")
+        cells = [ds, metric_label(ds)]
+        cells += [mean_std(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
+        rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
+        cells.append(mean_std(rho, 2) if ds not in CLASSIFICATION else "–")
         out.append("| " + " | ".join(cells) + " |")
     return out + [""]
 
@@ -85,31 +62,16 @@ def pooling_section(results: Path, current: list[dict], split: str) -> list[str]
     rows = 0
     for ds in DATASETS:
         for setup in sorted({r["setup"] for r in old if r["dataset"] == ds}):
-            seeds = sorted(
-                {
-                    r["seed"]
-                    for r in old
-                    if r["dataset"] == ds and r["setup"] == setup and r["split"] == split
-                }
-                & {
-                    r["seed"]
-                    for r in current
-                    if r["dataset"] == ds and r["setup"] == setup and r["split"] == split
-                }
-            )
+            sel = {"dataset": ds, "setup": setup, "split": split}
+            old_seeds = {r["seed"] for r in select(old, **sel)}
+            seeds = sorted(old_seeds & {r["seed"] for r in select(current, **sel)})
             if not seeds:
                 continue
-            a = [
-                v
-                for s in seeds
-                for v in _vals(old, _key(ds), dataset=ds, setup=setup, split=split, seed=s)
-            ]
-            b = [
-                v
-                for s in seeds
-                for v in _vals(current, _key(ds), dataset=ds, setup=setup, split=split, seed=s)
-            ]
-            out.append(f"| {ds} | {setup} | {_ms(a)} | {_ms(b)} | {seeds} |")
+            a, b = (
+                [v for s in seeds for v in values(select(rs, **sel, seed=s), metric_key(ds))]
+                for rs in (old, current)
+            )
+            out.append(f"| {ds} | {setup} | {mean_std(a)} | {mean_std(b)} | {seeds} |")
             rows += 1
     if not rows:
         out = out[:-2] + ["No paired runs yet (not run)."]

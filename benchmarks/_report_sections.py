@@ -126,3 +126,33 @@ def other_results_section(results: Path, plots: Path, repo: Path) -> list[str]:
         if not png.name.startswith(OWN_PLOTS):
             out += [f"![{png.stem}]({png.relative_to(repo)})", ""]
     return out
+
+
+METHOD_NOTES = [
+    "## Method notes",
+    "",
+    "- Same rows: both tools train on the `train` rows, select on `val` and are scored on "
+    "`test` of `../shared/data/splits/DATASET.json`; both test metrics are computed by the same "
+    "plain-Python RMSE / ROC-AUC code from each tool's prediction CLI output.",
+    "- molprop K=1 uses the lowest-energy conformer of the 10 generated per molecule "
+    "(`conformers.num_conformers=10 bagging.num_conformers=1`), so K=1, 3 and 10 share one "
+    "conformer cache; K=20 generates 20. Ensembles are 3 models with seeds S, S+1, S+2, without "
+    "bootstrap (`ensemble.size=3 ensemble.bootstrap=false`). All other hyperparameters are the "
+    "experiment config's (`conf/experiment/DATASET.yaml`).",
+    "- BBBP and Lipo molprop runs add `conformers.max_attempts=0` (RDKit's own embedding "
+    "limit): their conformer cache was filled by `python -m molprop.conformers` while that "
+    "command still used 0 rather than the config's 5, and the key includes the setting.",
+    '- "Best molprop setup" in the goal check is chosen on the test metric, which flatters '
+    "molprop; compare one column across datasets for a fixed setup.",
+    "- molprop train wall time includes conformer generation only when the conformer cache "
+    "(`data/cache/`) was cold (the first run of a dataset); predict wall time always includes "
+    "generating the test molecules' conformers (no cache), as a user's first prediction would. "
+    "chemprop's times include CLI start-up and featurisation.",
+    "- Wall times were measured with other jobs on the same 2 cores; the "
+    '"others\' CPU s" column says how much CPU everything else used during each training.',
+    "- A molprop training that was interrupted continues from its last checkpoint on the next "
+    "attempt (`benchmarks/_resume.py`; molprop's `ckpt_path=` resume). Its train wall time sums "
+    'the segments, each up to its newest checkpoint ("N segments" in the table of every run); '
+    "its CPU seconds are not known and are left out of the CPU means.",
+    "",
+]

@@ -3,23 +3,22 @@
 Reads ``chemprop.jsonl`` and ``molprop.jsonl`` (one JSON line per run), plus any other
 ``*.json`` / ``*.jsonl`` in ``benchmarks/results/`` (backbone, conformer and predict speed
 benchmarks written by their own scripts), which are rendered as generic tables. Every number in
-BENCHMARKS.md comes from those files; cells without a run say "not run".
+BENCHMARKS.md comes from those files; cells without a run say "not run". The marked result
+blocks of README.md are rewritten from the same records.
 
 Usage (from the repo root)::
 
-    python benchmarks/report.py [--out BENCHMARKS.md]
+    python benchmarks/report.py [--out BENCHMARKS.md] [--readme README.md | --no-readme]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    CLASSIFICATION,
     DATASETS,
     PLOTS,
     REPO,
@@ -30,190 +29,11 @@ from _common import (  # noqa: E402
     read_jsonl,
 )
 from _report_ablations import inference_k_records, inference_k_section, pooling_section  # noqa: E402,E501
-from _report_sections import other_results_section  # noqa: E402
+from _report_accuracy import accuracy_table, goal_line, per_seed_table, timing_table  # noqa: E402,E501
+from _report_sections import METHOD_NOTES, other_results_section  # noqa: E402
+from _report_stats import dedupe, machines_line, mean_std, metric_key, metric_label, select, values  # noqa: E402,E501
 
-ACC_SETUPS = (
-    ("k1", "molprop K=1"),
-    ("k10", "molprop K=10 bagged"),
-    ("k10_ens3", "molprop K=10 × 3 models"),
-)
 ABLATION_KS = (1, 3, 10, 20)
-NOT_RUN = "not run"
-
-
-def metric_key(ds: str) -> str:
-    return "test_roc_auc" if ds in CLASSIFICATION else "test_rmse"
-
-
-def metric_label(ds: str) -> str:
-    return "ROC-AUC ↑" if ds in CLASSIFICATION else "RMSE ↓"
-
-
-def values(records: list[dict], key: str) -> list[float]:
-    return [float(r[key]) for r in records if r.get(key) is not None]
-
-
-def mean_std(vals: list[float], digits: int = 3) -> str:
-    """``mean ± std (n=..)`` over seeds; sample std; "not run" when empty."""
-    if not vals:
-        return NOT_RUN
-    m = statistics.fmean(vals)
-    if len(vals) == 1:
-        return f"{m:.{digits}f} (n=1)"
-    s = statistics.stdev(vals)
-    return f"{m:.{digits}f} ± {s:.{digits}f} (n={len(vals)})"
-
-
-def select(records: list[dict], **kw) -> list[dict]:
-    return [r for r in records if all(r.get(k) == v for k, v in kw.items())]
-
-
-def dedupe(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """Keep the last record per key tuple (a re-run replaces an earlier one)."""
-    out: dict = {}
-    for r in records:
-        out[tuple(r.get(k) for k in keys)] = r
-    return list(out.values())
-
-
-def machines_line(records: list[dict]) -> str:
-    """Distinct machines and the date range of the runs."""
-    ms = {
-        (m.get("nproc"), m.get("cpu"), m.get("ram_gib")) for r in records if (m := r.get("machine"))
-    }
-    dates = sorted(r["machine"]["date"] for r in records if r.get("machine", {}).get("date"))
-    desc = "; ".join(f"{n} cores ({c}), {ram} GiB RAM" for n, c, ram in sorted(ms, key=str))
-    when = f"{dates[0]} – {dates[-1]}" if dates else "n/a"
-    return f"Machine: {desc or 'n/a'}. Runs dated {when}."
-
-
-def accuracy_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
-    """Dataset × tool table of the test metric, mean ± std over seeds."""
-    head = ["dataset", "metric", "chemprop 2.3.1 (50 ep)"] + [lab for _, lab in ACC_SETUPS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for ds in DATASETS:
-        key = metric_key(ds)
-        cells = [ds, metric_label(ds), mean_std(values(select(chem, dataset=ds, split=split), key))]
-        for setup, _ in ACC_SETUPS:
-            cells.append(mean_std(values(select(mp, dataset=ds, split=split, setup=setup), key)))
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def goal_line(chem: list[dict], mp: list[dict], split: str) -> str:
-    """How many datasets the best molprop setup matches or beats chemprop on (means)."""
-    wins, compared, gaps = 0, 0, []
-    for ds in DATASETS:
-        key = metric_key(ds)
-        c = values(select(chem, dataset=ds, split=split), key)
-        best = None
-        for setup, _ in ACC_SETUPS:
-            v = values(select(mp, dataset=ds, split=split, setup=setup), key)
-            if v:
-                m = statistics.fmean(v)
-                better = best is None or (m > best if ds in CLASSIFICATION else m < best)
-                best = m if better else best
-        if not c or best is None:
-            continue
-        compared += 1
-        cm = statistics.fmean(c)
-        ok = best >= cm if ds in CLASSIFICATION else best <= cm
-        wins += ok
-        gaps.append(
-            f"{ds}: best molprop {best:.3f} vs chemprop {cm:.3f} "
-            f"({'molprop ahead' if ok else 'chemprop ahead'} by {abs(best - cm):.3f})"
-        )
-    if not compared:
-        return "Goal check: no dataset has both chemprop and molprop results yet."
-    return (
-        f"Goal check ({split}): the best molprop setup matches or beats chemprop's mean on "
-        f"{wins} of {compared} datasets with both results (goal: 3 of 4). " + "; ".join(gaps) + "."
-    )
-
-
-def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
-    """Wall/CPU time per run, mean ± std; others' CPU shows contention from other processes."""
-    head = [
-        "dataset",
-        "tool / setup",
-        "train wall s",
-        "of which conformer stage s",
-        "train CPU s",
-        "others' CPU s during train",
-        "predict wall s (test set, incl. startup)",
-        "runs",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for ds in DATASETS:
-        groups = [("chemprop", select(chem, dataset=ds, split=split))]
-        groups += [(lab, select(mp, dataset=ds, split=split, setup=s)) for s, lab in ACC_SETUPS]
-        for lab, rs in groups:
-            if not rs:
-                continue
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        ds,
-                        lab,
-                        mean_std(values(rs, "train_wall_s"), 0),
-                        mean_std(values(rs, "conformer_stage_s"), 0) if lab != "chemprop" else "–",
-                        mean_std(values(rs, "train_cpu_s"), 0),
-                        mean_std(values(rs, "train_other_cpu_s"), 0),
-                        mean_std(values(rs, "predict_wall_s"), 1),
-                        str(len(rs)),
-                    ]
-                )
-                + " |"
-            )
-    return lines if len(lines) > 2 else ["No runs yet (not run)."]
-
-
-def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
-    """Every single run, so nothing is hidden behind a mean."""
-    head = [
-        "dataset",
-        "split",
-        "tool / setup",
-        "seed",
-        "test metric",
-        "test MAE",
-        "train wall s",
-        "predict wall s",
-        "code",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = [(r["dataset"], r["split"], "chemprop", r.get("pytorch_seed"), r) for r in chem]
-    rows += [(r["dataset"], r["split"], f"molprop {r['setup']}", r["seed"], r) for r in mp]
-    order = {d: i for i, d in enumerate(DATASETS)}
-    rows.sort(key=lambda t: (t[1] != "scaffold", order.get(t[0], 9), t[2], t[3]))
-    for ds, split, tool, seed, r in rows:
-        met = r.get(metric_key(ds))
-        lines.append(
-            "| "
-            + " | ".join(
-                str(x)
-                for x in [
-                    ds,
-                    split,
-                    tool,
-                    seed,
-                    "n/a" if met is None else met,
-                    r.get("test_mae", "–"),
-                    wall_cell(r),
-                    r.get("predict_wall_s"),
-                    r.get("code_sha", "chemprop 2.3.1" if tool == "chemprop" else "–"),
-                ]
-            )
-            + " |"
-        )
-    return lines
-
-
-def wall_cell(r: dict) -> str:
-    """Train wall seconds of one run, with its segment count when it was continued."""
-    seg = r.get("train_segments")
-    return f"{r.get('train_wall_s')} ({len(seg)} segments)" if seg else str(r.get("train_wall_s"))
 
 
 def ablation_tables(mp: list[dict], split: str) -> list[str]:
@@ -328,40 +148,17 @@ def size_table(mp: list[dict], split: str) -> list[str]:
     return lines
 
 
-METHOD_NOTES = [
-    "## Method notes",
-    "",
-    "- Same rows: both tools train on the `train` rows, select on `val` and are scored on "
-    "`test` of `../shared/data/splits/DATASET.json`; both test metrics are computed by the same "
-    "plain-Python RMSE / ROC-AUC code from each tool's prediction CLI output.",
-    "- molprop K=1 uses the lowest-energy conformer of the 10 generated per molecule "
-    "(`conformers.num_conformers=10 bagging.num_conformers=1`), so K=1, 3 and 10 share one "
-    "conformer cache; K=20 generates 20. Ensembles are 3 models with seeds S, S+1, S+2, without "
-    "bootstrap (`ensemble.size=3 ensemble.bootstrap=false`). All other hyperparameters are the "
-    "experiment config's (`conf/experiment/DATASET.yaml`).",
-    "- BBBP and Lipo molprop runs add `conformers.max_attempts=0` (RDKit's own embedding "
-    "limit): their conformer cache was filled by `python -m molprop.conformers` while that "
-    "command still used 0 rather than the config's 5, and the key includes the setting.",
-    '- "Best molprop setup" in the goal check is chosen on the test metric, which flatters '
-    "molprop; compare one column across datasets for a fixed setup.",
-    "- molprop train wall time includes conformer generation only when the conformer cache "
-    "(`data/cache/`) was cold (the first run of a dataset); predict wall time always includes "
-    "generating the test molecules' conformers (no cache), as a user's first prediction would. "
-    "chemprop's times include CLI start-up and featurisation.",
-    "- Wall times were measured with other jobs on the same 2 cores; the "
-    '"others\' CPU s" column says how much CPU everything else used during each training.',
-    "- A molprop training that was interrupted continues from its last checkpoint on the next "
-    "attempt (`benchmarks/_resume.py`; molprop's `ckpt_path=` resume). Its train wall time sums "
-    'the segments, each up to its newest checkpoint ("N segments" in the table of every run); '
-    "its CPU seconds are not known and are left out of the CPU means.",
-    "",
-]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Render BENCHMARKS.md."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    ap.add_argument(
+        "--readme",
+        type=Path,
+        default=REPO / "README.md",
+        help="README whose marked result blocks to rewrite (default README.md)",
+    )
+    ap.add_argument("--no-readme", dest="readme", action="store_const", const=None)
     args = ap.parse_args(argv)
     chem = dedupe(read_jsonl(RESULTS / "chemprop.jsonl"), ("dataset", "split", "pytorch_seed"))
     mp = dedupe(read_jsonl(RESULTS / "molprop.jsonl"), ("dataset", "split", "setup", "seed"))
@@ -463,7 +260,20 @@ def main(argv: list[str] | None = None) -> int:
     out += METHOD_NOTES
     args.out.write_text("\n".join(out) + "\n")
     print(f"wrote {args.out}")
+    if args.readme is not None:
+        sync_readme(args.readme, chem, mp)
     return 0
+
+
+def sync_readme(path: Path, chem: list[dict], mp: list[dict]) -> None:
+    """Rewrite the README's generated result blocks (see ``_report_readme.py``)."""
+    from _report_readme import accuracy_block, ensemble_block, inference_k_block, update_readme
+
+    blocks = {f"accuracy-{s}": accuracy_block(chem, mp, s) for s in SPLITS}
+    blocks["inference-k"] = inference_k_block(inference_k_records(RESULTS, "scaffold"), ABLATION_KS)
+    blocks["ensemble"] = ensemble_block(mp, "scaffold")
+    missing = update_readme(path, blocks)
+    print(f"updated {path}" + (f"; no markers for {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":

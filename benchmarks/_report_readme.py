@@ -1,0 +1,104 @@
+"""Keep the numbers in the README's results section in step with BENCHMARKS.md.
+
+The README marks each generated block with ``<!-- benchmarks:NAME -->`` and
+``<!-- /benchmarks:NAME -->``. ``report.py`` rewrites what lies between the two from the same
+records it renders BENCHMARKS.md from; the prose around the blocks is written by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+from _common import DATASETS
+from _report_accuracy import ACC_SETUPS, goal_check
+from _report_stats import mean_std, metric_key, select, values
+
+NAMES = {
+    "esol": "ESOL (RMSE ↓)",
+    "freesolv": "FreeSolv (RMSE ↓)",
+    "bbbp": "BBBP (ROC-AUC ↑)",
+    "lipo": "Lipophilicity (RMSE ↓)",
+}
+
+
+def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
+    """Test metric per dataset and tool (mean ± std over seeds) and the goal check."""
+    head = ["dataset", "chemprop 2.3.1 (50 epochs)"] + [lab for _, lab in ACC_SETUPS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ds in DATASETS:
+        key = metric_key(ds)
+        cells = [NAMES[ds], mean_std(values(select(chem, dataset=ds, split=split), key))]
+        cells += [
+            mean_std(values(select(mp, dataset=ds, split=split, setup=s), key))
+            for s, _ in ACC_SETUPS
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    wins, compared, gaps = goal_check(chem, mp, split)
+    lines += [
+        "",
+        f"The best molprop setup matches or beats chemprop's mean on {wins} of {compared} "
+        "datasets (goal: 3 of 4):",
+    ]
+    return lines + [f"- {g}" for g in gaps]
+
+
+def _mean(vals: list[float], digits: int = 3) -> str:
+    return f"{statistics.fmean(vals):.{digits}f}" if vals else "not run"
+
+
+def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
+    """Metric against inference-time K per dataset (means over the seeds run), and how well the
+    conformer spread at the largest K ranks the absolute error (regression only)."""
+    head = ["dataset", *(f"K={k}" for k in ks), f"ρ(conformer spread, abs. error) K={ks[-1]}"]
+    lines = ["| " + " | ".join([*head, "seeds"]) + " |", "|" + "---|" * (len(head) + 1)]
+    for ds in DATASETS:
+        seeds = sorted({r["seed"] for r in select(recs, dataset=ds)})
+        if not seeds:
+            continue
+        cells = [NAMES[ds]]
+        cells += [_mean(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
+        rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
+        cells += [_mean(rho, 2) if rho else "–", ", ".join(map(str, seeds))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines if len(lines) > 2 else ["Not run."]
+
+
+def ensemble_block(mp: list[dict], split: str) -> list[str]:
+    """One K=10 model against K=10 × 3 models, and how well each spread ranks the error."""
+    head = [
+        "dataset",
+        "one K=10 model",
+        "K=10 × 3 models",
+        "ρ(ensemble spread, abs. error)",
+        "ρ(conformer spread, abs. error)",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ds in DATASETS:
+        one = select(mp, dataset=ds, split=split, setup="k10")
+        ens = select(mp, dataset=ds, split=split, setup="k10_ens3")
+        cells = [
+            NAMES[ds],
+            mean_std(values(one, metric_key(ds))),
+            mean_std(values(ens, metric_key(ds))),
+        ]
+        cells += [mean_std(values(ens, k), 2) for k in ("spearman_ensemble", "spearman_conformer")]
+        lines.append("| " + " | ".join(cells).replace("-0.00", "0.00") + " |")
+    return lines
+
+
+def update_readme(path: Path, blocks: dict[str, list[str]]) -> list[str]:
+    """Replace each marked block of ``path``; returns the names with no markers there."""
+    text = path.read_text()
+    missing = []
+    for name, lines in blocks.items():
+        tag = re.escape(name)
+        pattern = re.compile(rf"(<!-- benchmarks:{tag} -->\n).*?(<!-- /benchmarks:{tag} -->)", re.S)
+        if not pattern.search(text):
+            missing.append(name)
+            continue
+        body = "\n".join(lines) + "\n"
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text, count=1)
+    path.write_text(text)
+    return missing
