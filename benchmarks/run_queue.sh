@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the accuracy benchmarks in two lanes, one per core, each lane one job at a time.
-# Resumable: every script skips what is already in benchmarks/results/*.jsonl. From the repo root:
+# Resumable: every script skips what is already in benchmarks/results/*.jsonl, and a molprop
+# training stopped part-way continues from its last checkpoint. From the repo root:
 #   nohup bash benchmarks/run_queue.sh a > benchmarks/work/queue_a.log 2>&1 &
 #   nohup bash benchmarks/run_queue.sh b > benchmarks/work/queue_b.log 2>&1 &
 # A lane skips a run that another lane is running (benchmarks/work/running/ markers), so lanes
@@ -8,8 +9,9 @@
 # end of lane d's. Lane `rest` lists every cell still missing: start it in two processes. Run
 # `bash benchmarks/run_queue.sh cache` once first: it fills the BBBP and Lipo conformer cache
 # (the setting every accuracy run uses: 10 conformers, MMFF, seed 0, prune 0.5 A). Jobs are in
-# priority order: scaffold seeds first, then random split.
-# Then `python benchmarks/report.py` renders BENCHMARKS.md.
+# priority order: scaffold seeds first, then random split. After stopping the lanes, clear
+# benchmarks/work/running/ before starting new ones (a reused PID would look alive).
+# Then `python benchmarks/report.py` renders BENCHMARKS.md and the README's result blocks.
 cd "$(dirname "$0")/.." || exit 1
 # WAIT_PID=<pid>: wait for that process (e.g. a job of an earlier queue) to exit first
 if [ -n "${WAIT_PID:-}" ]; then
