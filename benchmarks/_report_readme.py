@@ -49,7 +49,7 @@ def _mean(vals: list[float], digits: int = 3) -> str:
 
 
 def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
-    """Metric against inference-time K per dataset (means over the seeds run), and how well the
+    """Metric against inference-time K per dataset (mean ± std over seeds), and how well the
     conformer spread at the largest K ranks the absolute error (regression only)."""
     head = ["dataset", *(f"K={k}" for k in ks), f"ρ(conformer spread, abs. error) K={ks[-1]}"]
     lines = ["| " + " | ".join([*head, "seeds"]) + " |", "|" + "---|" * (len(head) + 1)]
@@ -58,9 +58,9 @@ def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
         if not seeds:
             continue
         cells = [NAMES[ds]]
-        cells += [_mean(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
+        cells += [mean_std(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
         rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
-        cells += [_mean(rho, 2) if rho else "–", ", ".join(map(str, seeds))]
+        cells += [mean_std(rho, 2) if rho else "–", ", ".join(map(str, seeds))]
         lines.append("| " + " | ".join(cells) + " |")
     return lines if len(lines) > 2 else ["Not run."]
 
