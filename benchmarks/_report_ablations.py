@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _common import CLASSIFICATION, DATASETS, read_jsonl
-from _report_stats import mean_std, metric_key, metric_label, select, values
+from _report_stats import md_head, md_row, mean_std, metric_key, metric_label, select, values
 
 
 def inference_k_records(results: Path, split: str) -> list[dict]:
@@ -33,7 +33,7 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
     if not recs:
         return out + ["No runs yet (not run).", ""]
     head = ["dataset", "metric"] + [f"K={k}" for k in ks] + [f"ρ(spread, abs. error) K={ks[-1]}"]
-    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += md_head(head)
     for ds in DATASETS:
         if not values(select(recs, dataset=ds), metric_key(ds)):
             continue
@@ -41,7 +41,7 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
         cells += [mean_std(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
         rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
         cells.append(mean_std(rho, 2) if ds not in CLASSIFICATION else "–")
-        out.append("| " + " | ".join(cells) + " |")
+        out.append(md_row(cells))
     return out + [""]
 
 
@@ -58,7 +58,7 @@ def pooling_section(results: Path, current: list[dict], split: str) -> list[str]
         "",
     ]
     head = ["dataset", "setup", "mean pooling", "sum pooling", "seeds paired"]
-    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += md_head(head)
     rows = 0
     for ds in DATASETS:
         for setup in sorted({r["setup"] for r in old if r["dataset"] == ds}):

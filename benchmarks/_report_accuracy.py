@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from _common import CLASSIFICATION, DATASETS
-from _report_stats import mean_std, metric_key, metric_label, select, values
+from _report_stats import md_head, md_row, mean_std, metric_key, metric_label, select, values
 
 ACC_SETUPS = (
     ("k1", "molprop K=1"),
@@ -17,13 +17,13 @@ ACC_SETUPS = (
 def accuracy_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     """Dataset × tool table of the test metric, mean ± std over seeds."""
     head = ["dataset", "metric", "chemprop 2.3.1 (50 ep)"] + [lab for _, lab in ACC_SETUPS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         key = metric_key(ds)
         cells = [ds, metric_label(ds), mean_std(values(select(chem, dataset=ds, split=split), key))]
         for setup, _ in ACC_SETUPS:
             cells.append(mean_std(values(select(mp, dataset=ds, split=split, setup=setup), key)))
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(md_row(cells))
     return lines
 
 
@@ -84,7 +84,7 @@ def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
         "predict wall s (test set, incl. startup)",
         "runs",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         groups = [("chemprop", select(chem, dataset=ds, split=split))]
         groups += [(lab, select(mp, dataset=ds, split=split, setup=s)) for s, lab in ACC_SETUPS]
@@ -92,8 +92,7 @@ def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
             if not rs:
                 continue
             lines.append(
-                "| "
-                + " | ".join(
+                md_row(
                     [
                         ds,
                         lab,
@@ -105,7 +104,6 @@ def timing_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
                         str(len(rs)),
                     ]
                 )
-                + " |"
             )
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
 
@@ -123,7 +121,7 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
         "predict wall s",
         "code",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     rows = [(r["dataset"], r["split"], "chemprop", r.get("pytorch_seed"), r) for r in chem]
     rows += [(r["dataset"], r["split"], f"molprop {r['setup']}", r["seed"], r) for r in mp]
     order = {d: i for i, d in enumerate(DATASETS)}
@@ -131,10 +129,8 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
     for ds, split, tool, seed, r in rows:
         met = r.get(metric_key(ds))
         lines.append(
-            "| "
-            + " | ".join(
-                str(x)
-                for x in [
+            md_row(
+                [
                     ds,
                     split,
                     tool,
@@ -146,7 +142,6 @@ def per_seed_table(chem: list[dict], mp: list[dict]) -> list[str]:
                     r.get("code_sha", "chemprop 2.3.1" if tool == "chemprop" else "–"),
                 ]
             )
-            + " |"
         )
     return lines
 

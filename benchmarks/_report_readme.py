@@ -8,12 +8,11 @@ records it renders BENCHMARKS.md from; the prose around the blocks is written by
 from __future__ import annotations
 
 import re
-import statistics
 from pathlib import Path
 
 from _common import DATASETS
 from _report_accuracy import ACC_SETUPS, goal_check, goal_note
-from _report_stats import mean_std, metric_key, select, values
+from _report_stats import md_head, md_row, mean_std, metric_key, select, values
 
 NAMES = {
     "esol": "ESOL (RMSE ↓)",
@@ -26,7 +25,7 @@ NAMES = {
 def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     """Test metric per dataset and tool (mean ± std over seeds) and the goal check."""
     head = ["dataset", "chemprop 2.3.1 (50 epochs)"] + [lab for _, lab in ACC_SETUPS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         key = metric_key(ds)
         cells = [NAMES[ds], mean_std(values(select(chem, dataset=ds, split=split), key))]
@@ -34,7 +33,7 @@ def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
             mean_std(values(select(mp, dataset=ds, split=split, setup=s), key))
             for s, _ in ACC_SETUPS
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(md_row(cells))
     wins, compared, gaps = goal_check(chem, mp, split)
     lines += [
         "",
@@ -44,15 +43,11 @@ def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     return lines + [f"- {g}" for g in gaps]
 
 
-def _mean(vals: list[float], digits: int = 3) -> str:
-    return f"{statistics.fmean(vals):.{digits}f}" if vals else "not run"
-
-
 def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
     """Metric against inference-time K per dataset (mean ± std over seeds), and how well the
     conformer spread at the largest K ranks the absolute error (regression only)."""
     head = ["dataset", *(f"K={k}" for k in ks), f"ρ(conformer spread, abs. error) K={ks[-1]}"]
-    lines = ["| " + " | ".join([*head, "seeds"]) + " |", "|" + "---|" * (len(head) + 1)]
+    lines = md_head([*head, "seeds"])
     for ds in DATASETS:
         seeds = sorted({r["seed"] for r in select(recs, dataset=ds)})
         if not seeds:
@@ -61,7 +56,7 @@ def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
         cells += [mean_std(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
         rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
         cells += [mean_std(rho, 2) if rho else "–", ", ".join(map(str, seeds))]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(md_row(cells))
     return lines if len(lines) > 2 else ["Not run."]
 
 
@@ -74,7 +69,7 @@ def ensemble_block(mp: list[dict], split: str) -> list[str]:
         "ρ(ensemble spread, abs. error)",
         "ρ(conformer spread, abs. error)",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         one = select(mp, dataset=ds, split=split, setup="k10")
         ens = select(mp, dataset=ds, split=split, setup="k10_ens3")
@@ -84,7 +79,7 @@ def ensemble_block(mp: list[dict], split: str) -> list[str]:
             mean_std(values(ens, metric_key(ds))),
         ]
         cells += [mean_std(values(ens, k), 2) for k in ("spearman_ensemble", "spearman_conformer")]
-        lines.append("| " + " | ".join(cells).replace("-0.00", "0.00") + " |")
+        lines.append(md_row(cells).replace("-0.00", "0.00"))
     return lines
 
 

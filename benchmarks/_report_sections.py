@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _report_stats import md_head, md_row
+
 OWN = {"chemprop.jsonl", "molprop.jsonl", "molprop_pool_mean.jsonl", "bagging_inference.jsonl"}
 OWN_PLOTS = ("accuracy_", "bagging_k_", "bagging_inference_k_", "scale_atoms")
 
@@ -35,8 +37,8 @@ def _table(rows: list[dict]) -> list[str]:
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys and not isinstance(r[k], (dict, list))]
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(_fmt(r.get(k, "")) for k in keys) + " |" for r in rows]
+    lines = md_head(keys)
+    lines += [md_row(_fmt(r.get(k, "")) for k in keys) for r in rows]
     return lines
 
 

@@ -17,6 +17,16 @@ def metric_label(ds: str) -> str:
     return "ROC-AUC ↑" if ds in CLASSIFICATION else "RMSE ↓"
 
 
+def md_row(cells) -> str:
+    """One Markdown table row."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def md_head(head: list[str]) -> list[str]:
+    """A Markdown table's header row and separator."""
+    return [md_row(head), "|" + "---|" * len(head)]
+
+
 def values(records: list[dict], key: str) -> list[float]:
     return [float(r[key]) for r in records if r.get(key) is not None]
 

@@ -75,7 +75,7 @@ def train_segment(cmd: list[str], run_dir: Path, code: str, log_path: Path) -> d
         code: Digest of the code being run; an earlier attempt with other code is discarded.
         log_path: Training log; a continued segment appends to it.
     """
-    state = _load_state(run_dir, code) if run_dir.exists() else None
+    state = _load_state(run_dir, code)
     ckpt = resume_checkpoint(run_dir) if state else None
     if state and state["segments"][-1].get("rc") == 0 and (run_dir / "model").is_dir():
         log(f"training of {run_dir.name} finished earlier; not trained again")

@@ -31,7 +31,17 @@ from _common import (  # noqa: E402
 from _report_ablations import inference_k_records, inference_k_section, pooling_section  # noqa: E402,E501
 from _report_accuracy import accuracy_table, goal_line, per_seed_table, timing_table  # noqa: E402,E501
 from _report_sections import METHOD_NOTES, other_results_section  # noqa: E402
-from _report_stats import dedupe, machines_line, mean_std, metric_key, metric_label, select, values  # noqa: E402,E501
+from _report_stats import (  # noqa: E402,E501
+    dedupe,
+    machines_line,
+    md_head,
+    md_row,
+    mean_std,
+    metric_key,
+    metric_label,
+    select,
+    values,
+)
 
 ABLATION_KS = (1, 3, 10, 20)
 
@@ -39,20 +49,20 @@ ABLATION_KS = (1, 3, 10, 20)
 def ablation_tables(mp: list[dict], split: str) -> list[str]:
     """Metric against K, and spread/error Spearman correlations."""
     head = ["dataset", "metric"] + [f"K={k}" for k in ABLATION_KS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         cells = [ds, metric_label(ds)]
         for k in ABLATION_KS:
             rs = select(mp, dataset=ds, split=split, setup=f"k{k}")
             cells.append(mean_std(values(rs, metric_key(ds))))
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(md_row(cells))
     lines += [
         "",
         "Spearman ρ between spread and absolute test error (per molecule), mean ± std over seeds:",
         "",
     ]
     head = ["dataset", "setup", "conformer spread ρ", "ensemble spread ρ"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += md_head(head)
     for ds in DATASETS:
         for setup in ("k3", "k10", "k20", "k10_ens3"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
@@ -77,15 +87,14 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
         "bagged over K (member 0)",
         "bagged over K and M",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         for setup in ("k1", "k3", "k10", "k20", "k10_ens3"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
             lines.append(
-                "| "
-                + " | ".join(
+                md_row(
                     [
                         ds,
                         setup,
@@ -94,7 +103,6 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
                         mean_std(values(rs, "metrics_json_test")),
                     ]
                 )
-                + " |"
             )
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
 
@@ -123,7 +131,7 @@ def size_table(mp: list[dict], split: str) -> list[str]:
         "train wall s",
         "runs",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = md_head(head)
     for ds in DATASETS:
         for setup, lab in SIZE_SETUPS:
             rs = select(mp, dataset=ds, split=split, setup=setup)
@@ -131,8 +139,7 @@ def size_table(mp: list[dict], split: str) -> list[str]:
                 continue
             params = sorted({r["trainable_params"] for r in rs if r.get("trainable_params")})
             lines.append(
-                "| "
-                + " | ".join(
+                md_row(
                     [
                         ds,
                         lab,
@@ -143,7 +150,6 @@ def size_table(mp: list[dict], split: str) -> list[str]:
                         str(len(rs)),
                     ]
                 )
-                + " |"
             )
     return lines
 
