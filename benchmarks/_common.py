@@ -124,6 +124,13 @@ def release(name: str) -> None:
     (WORK / "running" / name).unlink(missing_ok=True)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its reaped children (e.g. pool workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def busy_cpu_s() -> float | None:
     """Machine-wide busy CPU seconds (all cores) from /proc/stat."""
     try:

@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shlex
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
+from _common import cpu_seconds
 from _common import machine as common_machine
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
@@ -64,13 +64,6 @@ def plain_loop(smiles: list[str], cfg: ConformerConfig) -> int:
                 )
             count += len(cids)
     return count
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished child processes (pool workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, float, object]:

@@ -23,13 +23,9 @@ The last line printed is a JSON summary.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import re
-import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -38,25 +34,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _common import command_line, cpu_seconds, machine
 
 REPO = Path(__file__).resolve().parents[1]
 ESOL = REPO.parent / "shared" / "data" / "esol.csv"
 FALLBACK = [
-    "CCO",
-    "c1ccccc1O",
-    "CC(=O)Oc1ccccc1C(=O)O",
-    "CN1CCC[C@H]1c1cccnc1",
-    "OCC(O)CO",
-    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
-    "c1ccc2ccccc2c1",
-    "ClC(Cl)Cl",
-    "CCN(CC)CC",
-    "O=C1CCCCC1",
-    "CC(C)(C)OC(=O)N",
-    "Nc1ccc(cc1)S(N)(=O)=O",
-    "C1CCOC1",
-    "CCCCCCCC",
-    "FC(F)(F)c1ccccc1",
+    *("CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1", "OCC(O)CO"),
+    *("CC(C)Cc1ccc(cc1)C(C)C(=O)O", "c1ccc2ccccc2c1", "ClC(Cl)Cl", "CCN(CC)CC", "O=C1CCCCC1"),
+    *("CC(C)(C)OC(=O)N", "Nc1ccc(cc1)S(N)(=O)=O", "C1CCOC1", "CCCCCCCC", "FC(F)(F)c1ccccc1"),
 ]
 SMALL = dict(
     num_layers=2,
@@ -80,24 +65,6 @@ DEFAULT_CONFORMERS = dict(
     num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5, optimize="mmff", timeout=60
 )
 FAST_CONFORMERS = dict(DEFAULT_CONFORMERS, prune_rms=0.0, max_attempts=2, optimize="none")
-
-
-def machine() -> dict:
-    """CPU model, core count, RAM, Python and date."""
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        cpu = found.group(1).strip() if found else cpu
-    mem = Path("/proc/meminfo").read_text().split()[1] if Path("/proc/meminfo").exists() else "0"
-    return {
-        "cpu": cpu,
-        "nproc": os.cpu_count(),
-        "ram_gib": round(int(mem) / 2**20, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 def smiles_list() -> list[str]:
@@ -131,15 +98,6 @@ def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
     return path
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process and its reaped children (embedding workers)."""
-    own, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) -> dict:
     """Molecules per second of predict(), model loading excluded.
 
@@ -151,9 +109,9 @@ def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) 
     start = time.perf_counter()
     predictor = Predictor.from_run_dir(run_dir)
     load_s = time.perf_counter() - start
-    start, cpu = time.perf_counter(), _cpu_seconds()
+    start, cpu = time.perf_counter(), cpu_seconds()
     frame = predict(predictor, smiles=smiles, workers=workers, batch_size=batch_size)
-    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     ok = int((frame["error"] == "").sum())
     return {
         "molecules": len(smiles),
@@ -274,7 +232,7 @@ def main() -> None:
         "untrained model=small with default conformer settings)",
     )
     args = parser.parse_args()
-    print("command:", " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]))
+    print("command:", command_line())
     info = machine()
     print("machine:", json.dumps(info))
     smiles = smiles_list()

@@ -81,8 +81,8 @@ case "${1:-}" in
     acc --datasets esol freesolv --splits random_seed0 --setups k1 k10 k10_ens3
     acc --datasets bbbp lipo --splits random_seed0 --setups k1 k10 "${MA0[@]}"
     acc --datasets bbbp --splits random_seed0 --setups k10_ens3 "${MA0[@]}"
-    run benchmarks/bagging_ablation.py --datasets esol freesolv --ks 3 20
     acc --datasets lipo --splits random_seed0 --setups k10_ens3 "${MA0[@]}"
+    run benchmarks/bagging_ablation.py --datasets esol freesolv --ks 3 20
     run benchmarks/bagging_ablation.py --datasets bbbp lipo --ks 3 20 "${MA0[@]}"
     ;;
   *) echo "usage: bash benchmarks/run_queue.sh cache|a|b|c|d|e|rest" >&2; exit 2 ;;
