@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import CLASSIFICATION, DATASETS, read_jsonl
+from _common import DATASETS, read_jsonl
 from _report_stats import md_head, md_row, mean_std, metric_key, metric_label, select, values
 
 
@@ -27,7 +27,9 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
         f"{split}`: each seed's K=10 accuracy model predicts the test set with "
         "`predict.py --num-conformers K` (exactly K conformers generated, MMFF, pruned at "
         "0.5 Å), so only bagging changes. ρ is the Spearman correlation between the "
-        "per-molecule conformer spread (`<task>_conformer_std`) and the absolute error.",
+        "per-molecule conformer spread (`<task>_conformer_std`) and the absolute error "
+        "(for BBBP, of the predicted probability against the 0/1 label; the BBBP values were "
+        "filled afterwards from the kept prediction CSVs by `bagging_inference.py --rescore`).",
         "",
     ]
     if not recs:
@@ -40,7 +42,7 @@ def inference_k_section(results: Path, split: str, ks: tuple[int, ...]) -> list[
         cells = [ds, metric_label(ds)]
         cells += [mean_std(values(select(recs, dataset=ds, K=k), metric_key(ds))) for k in ks]
         rho = values(select(recs, dataset=ds, K=ks[-1]), "spearman_conformer_std_abs_error")
-        cells.append(mean_std(rho, 2) if ds not in CLASSIFICATION else "–")
+        cells.append(mean_std(rho, 2) if rho else "–")
         out.append(md_row(cells))
     return out + [""]
 

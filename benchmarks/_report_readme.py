@@ -45,7 +45,7 @@ def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
 
 def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
     """Metric against inference-time K per dataset (mean ± std over seeds), and how well the
-    conformer spread at the largest K ranks the absolute error (regression only)."""
+    conformer spread at the largest K ranks the absolute error."""
     head = ["dataset", *(f"K={k}" for k in ks), f"ρ(conformer spread, abs. error) K={ks[-1]}"]
     lines = md_head([*head, "seeds"])
     for ds in DATASETS:

@@ -1,4 +1,4 @@
-"""The benchmark harness's own logic: continuing interrupted runs and the README sync.
+"""The benchmark harness's own logic: resuming runs, the README sync, spread scoring.
 
 The benchmarks themselves are not part of the test suite; these checks use stand-in commands
 and records, so they need neither the shared datasets nor a training run.
@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 _resume = pytest.importorskip("_resume")
 _report_readme = pytest.importorskip("_report_readme")
+bagging_inference = pytest.importorskip("bagging_inference")
 
 ECHO = [sys.executable, "-c", "import sys; print(sys.argv[1:])"]
 
@@ -91,3 +92,22 @@ def test_readme_blocks_are_rewritten_between_markers_only(tmp_path):
         "| ESOL (RMSE ↓) | 0.900 ± 0.141 (n=2) | not run | not run | 0.800 ± 0.141 (n=2) |" in text
     )
     assert "on 1 of 1 datasets" in text and "molprop ahead by 0.100" in text
+
+
+def test_spread_error_ranks_probability_error_for_classification(tmp_path):
+    # The wider the conformer spread, the further the probability from the 0/1 label.
+    preds = tmp_path / "preds.csv"
+    rows = [
+        ("C", 0.9, 0.01),
+        ("CC", 0.3, 0.10),
+        ("CCC", 0.6, 0.05),
+        ("CCCC", 0.1, 0.20),
+        ("O", "", ""),
+    ]
+    lines = ["smiles,p_np,p_np_conformer_std,num_conformers,error"]
+    lines += [f"{smi},{p},{s},3," for smi, p, s in rows]
+    preds.write_text("\n".join(lines) + "\n")
+    labels = [1.0, 1.0, 1.0, 1.0, 0.0]  # |p - y| = 0.1, 0.7, 0.4, 0.9; the last row unpredicted
+    assert bagging_inference.spread_error("bbbp", preds, labels) == pytest.approx(1.0)
+    labels[3] = 0.0  # |p - y| of the widest spread drops to 0.1: no longer a perfect ranking
+    assert bagging_inference.spread_error("bbbp", preds, labels) < 1.0
