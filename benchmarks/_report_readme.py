@@ -60,6 +60,19 @@ def inference_k_block(recs: list[dict], ks: tuple[int, ...]) -> list[str]:
     return lines if len(lines) > 2 else ["Not run."]
 
 
+def training_k_block(mp: list[dict], split: str, ks: tuple[int, ...]) -> list[str]:
+    """Metric against K for models trained and predicted with K conformers (mean ± std)."""
+    lines = md_head(["dataset", *(f"K={k}" for k in ks)])
+    for ds in DATASETS:
+        cells = [NAMES[ds]]
+        for k in ks:
+            cells.append(
+                mean_std(values(select(mp, dataset=ds, split=split, setup=f"k{k}"), metric_key(ds)))
+            )
+        lines.append(md_row(cells))
+    return lines
+
+
 def ensemble_block(mp: list[dict], split: str) -> list[str]:
     """One K=10 model against K=10 × 3 models, and how well each spread ranks the error."""
     head = [

@@ -273,10 +273,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def sync_readme(path: Path, chem: list[dict], mp: list[dict]) -> None:
     """Rewrite the README's generated result blocks (see ``_report_readme.py``)."""
-    from _report_readme import accuracy_block, ensemble_block, inference_k_block, update_readme
+    from _report_readme import (
+        accuracy_block,
+        ensemble_block,
+        inference_k_block,
+        training_k_block,
+        update_readme,
+    )
 
     blocks = {f"accuracy-{s}": accuracy_block(chem, mp, s) for s in SPLITS}
     blocks["inference-k"] = inference_k_block(inference_k_records(RESULTS, "scaffold"), ABLATION_KS)
+    blocks["training-k"] = training_k_block(mp, "scaffold", ABLATION_KS)
     blocks["ensemble"] = ensemble_block(mp, "scaffold")
     missing = update_readme(path, blocks)
     print(f"updated {path}" + (f"; no markers for {', '.join(missing)}" if missing else ""))
