@@ -5,7 +5,16 @@ from __future__ import annotations
 import statistics
 
 from _common import CLASSIFICATION, DATASETS
-from _report_stats import md_head, md_row, mean_std, metric_key, metric_label, select, values
+from _report_stats import (
+    md_head,
+    md_row,
+    mean_std,
+    metric_key,
+    metric_label,
+    select,
+    setup_cells,
+    values,
+)
 
 ACC_SETUPS = (
     ("k1", "molprop K=1"),
@@ -21,8 +30,7 @@ def accuracy_table(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     for ds in DATASETS:
         key = metric_key(ds)
         cells = [ds, metric_label(ds), mean_std(values(select(chem, dataset=ds, split=split), key))]
-        for setup, _ in ACC_SETUPS:
-            cells.append(mean_std(values(select(mp, dataset=ds, split=split, setup=setup), key)))
+        cells += setup_cells(mp, ds, split, (s for s, _ in ACC_SETUPS))
         lines.append(md_row(cells))
     return lines
 

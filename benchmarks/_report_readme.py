@@ -12,7 +12,7 @@ from pathlib import Path
 
 from _common import DATASETS
 from _report_accuracy import ACC_SETUPS, goal_check, goal_note
-from _report_stats import md_head, md_row, mean_std, metric_key, select, values
+from _report_stats import md_head, md_row, mean_std, metric_key, select, setup_cells, values
 
 NAMES = {
     "esol": "ESOL (RMSE ↓)",
@@ -29,10 +29,7 @@ def accuracy_block(chem: list[dict], mp: list[dict], split: str) -> list[str]:
     for ds in DATASETS:
         key = metric_key(ds)
         cells = [NAMES[ds], mean_std(values(select(chem, dataset=ds, split=split), key))]
-        cells += [
-            mean_std(values(select(mp, dataset=ds, split=split, setup=s), key))
-            for s, _ in ACC_SETUPS
-        ]
+        cells += setup_cells(mp, ds, split, (s for s, _ in ACC_SETUPS))
         lines.append(md_row(cells))
     wins, compared, gaps = goal_check(chem, mp, split)
     lines += [
@@ -64,12 +61,7 @@ def training_k_block(mp: list[dict], split: str, ks: tuple[int, ...]) -> list[st
     """Metric against K for models trained and predicted with K conformers (mean ± std)."""
     lines = md_head(["dataset", *(f"K={k}" for k in ks)])
     for ds in DATASETS:
-        cells = [NAMES[ds]]
-        for k in ks:
-            cells.append(
-                mean_std(values(select(mp, dataset=ds, split=split, setup=f"k{k}"), metric_key(ds)))
-            )
-        lines.append(md_row(cells))
+        lines.append(md_row([NAMES[ds], *setup_cells(mp, ds, split, (f"k{k}" for k in ks))]))
     return lines
 
 

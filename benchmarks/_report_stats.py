@@ -46,6 +46,13 @@ def select(records: list[dict], **kw) -> list[dict]:
     return [r for r in records if all(r.get(k) == v for k, v in kw.items())]
 
 
+def setup_cells(records: list[dict], ds: str, split: str, setups) -> list[str]:
+    """``mean ± std`` of the dataset's test metric over seeds, one cell per molprop setup."""
+    key = metric_key(ds)
+    rows = (select(records, dataset=ds, split=split, setup=s) for s in setups)
+    return [mean_std(values(rs, key)) for rs in rows]
+
+
 def dedupe(records: list[dict], keys: tuple[str, ...]) -> list[dict]:
     """Keep the last record per key tuple (a re-run replaces an earlier one)."""
     out: dict = {}

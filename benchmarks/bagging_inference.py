@@ -100,6 +100,9 @@ def rescore(path: Path = OUT) -> int:
         _, y = test_rows(rec["dataset"], rec["split"])
         rec["spearman_conformer_std_abs_error"] = spread_error(rec["dataset"], preds, y)
         filled += 1
+    if not filled:
+        log(f"nothing to rescore in {path.name}")
+        return 0
     tmp = path.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in recs))
     os.replace(tmp, path)

@@ -40,6 +40,7 @@ from _report_stats import (  # noqa: E402,E501
     metric_key,
     metric_label,
     select,
+    setup_cells,
     values,
 )
 
@@ -51,11 +52,8 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
     head = ["dataset", "metric"] + [f"K={k}" for k in ABLATION_KS]
     lines = md_head(head)
     for ds in DATASETS:
-        cells = [ds, metric_label(ds)]
-        for k in ABLATION_KS:
-            rs = select(mp, dataset=ds, split=split, setup=f"k{k}")
-            cells.append(mean_std(values(rs, metric_key(ds))))
-        lines.append(md_row(cells))
+        cells = setup_cells(mp, ds, split, (f"k{k}" for k in ABLATION_KS))
+        lines.append(md_row([ds, metric_label(ds), *cells]))
     lines += [
         "",
         "Spearman ρ between spread and absolute test error (per molecule), mean ± std over seeds:",
