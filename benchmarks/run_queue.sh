@@ -83,6 +83,8 @@ case "${1:-}" in
     acc --datasets bbbp --splits random_seed0 --setups k10_ens3 "${MA0[@]}"
     acc --datasets lipo --splits random_seed0 --setups k10_ens3 "${MA0[@]}"
     run benchmarks/bagging_ablation.py --datasets esol freesolv --ks 3 20
+    # Lipo K=3 reuses the cached 10-conformer sets; K=20 first generates 20 conformers each
+    run benchmarks/bagging_ablation.py --datasets lipo --ks 3 "${MA0[@]}"
     run benchmarks/bagging_ablation.py --datasets bbbp lipo --ks 3 20 "${MA0[@]}"
     ;;
   *) echo "usage: bash benchmarks/run_queue.sh cache|a|b|c|d|e|rest" >&2; exit 2 ;;
