@@ -67,6 +67,26 @@ TINY = [
 ]
 
 
+def pytest_addoption(parser):
+    """``--device cuda`` runs the model checks (tests/model_mixin.py) on a GPU."""
+    parser.addoption(
+        "--device",
+        default="cpu",
+        help="torch device for the backbone symmetry checks (default: cpu)",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request):
+    """The torch device of ``--device``; skips the test when that device is unavailable."""
+    import torch
+
+    dev = torch.device(request.config.getoption("--device"))
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--device cuda given but torch sees no CUDA device")
+    return dev
+
+
 @pytest.fixture(scope="session")
 def tiny_csv(tmp_path_factory) -> Path:
     """A 32-molecule regression CSV (smiles, logp)."""

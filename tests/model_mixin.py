@@ -2,7 +2,8 @@
 
 Subclass :class:`ModelTestMixin` in a ``Test*`` class and set ``model_kwargs`` (or override
 ``build_model``); every check then runs on random molecule-like graphs and on real RDKit
-conformers (``graphs`` fixture) in float64 and float32 (``dtype`` fixture). The model must
+conformers (``graphs`` fixture) in float64 and float32 (``dtype`` fixture), on the device given
+by ``pytest --device`` (default cpu; ``--device cuda`` checks a GPU). The model must
 provide ``forward(batch) -> [B, out]``, ``embed(batch) -> [B, D]`` and
 ``forward_features(batch) -> list[dict[degree, Tensor [N, C, 2l+1]]]``, and have a
 ``max_degree`` attribute.
@@ -92,13 +93,13 @@ def _graphs(source: str) -> tuple[Data, ...]:
     return tuple(mol_graph(smi) for smi, _ in MOLECULES)
 
 
-def graph_set(source: str, dtype: torch.dtype) -> list[Data]:
-    """Fresh copies of the ``"random"`` or ``"rdkit"`` test graphs cast to ``dtype``."""
+def graph_set(source: str, dtype: torch.dtype, device: torch.device | str = "cpu") -> list[Data]:
+    """Fresh copies of the ``"random"`` or ``"rdkit"`` test graphs, as ``dtype`` on ``device``."""
     out = []
     for g in _graphs(source):
         g = g.clone()
         g.x, g.pos, g.edge_attr = g.x.to(dtype), g.pos.to(dtype), g.edge_attr.to(dtype)
-        out.append(g)
+        out.append(g.to(device))
     return out
 
 
@@ -123,7 +124,8 @@ def random_rotation(seed: int) -> torch.Tensor:
 def transformed(graph: Data, rot: torch.Tensor, shift: torch.Tensor) -> Data:
     """Copy of ``graph`` with ``pos -> pos @ rot.T + shift``."""
     out = graph.clone()
-    out.pos = (graph.pos.double() @ rot.T.double() + shift.double()).to(graph.pos.dtype)
+    rot, shift = rot.to(graph.pos.device).double(), shift.to(graph.pos.device).double()
+    out.pos = (graph.pos.double() @ rot.T + shift).to(graph.pos.dtype)
     return out
 
 
@@ -164,13 +166,13 @@ class ModelTestMixin:
         return request.param
 
     @pytest.fixture
-    def model(self, dtype):
+    def model(self, dtype, device):
         torch.manual_seed(0)
-        return self.build_model().to(dtype).eval()
+        return self.build_model().to(device=device, dtype=dtype).eval()
 
     @pytest.fixture
-    def graphs(self, source, dtype) -> list[Data]:
-        return graph_set(source, dtype)
+    def graphs(self, source, dtype, device) -> list[Data]:
+        return graph_set(source, dtype, device)
 
     def test_output_shapes(self, model, graphs, dtype):
         batch = Batch.from_data_list(graphs)
@@ -186,7 +188,7 @@ class ModelTestMixin:
         assert_close(model(moved), model(batch), dtype, "rotated+translated output")
         assert_close(model.embed(moved), model.embed(batch), dtype, "rotated embedding")
 
-    def test_features_equivariant(self, model, graphs, dtype):
+    def test_features_equivariant(self, model, graphs, dtype, device):
         if model.max_degree < 1:
             pytest.skip("no degree >= 1 features")
         rot = random_rotation(2)
@@ -197,17 +199,17 @@ class ModelTestMixin:
         ):
             for degree in range(1, model.max_degree + 1):
                 if degree in ref:
-                    expected = ref[degree].double() @ wigner_d(degree, rot).T
+                    expected = ref[degree].double() @ wigner_d(degree, rot).T.to(device)
                     assert_close(out[degree], expected, dtype, f"layer {layer} degree {degree}")
 
     def test_permutation_invariance(self, model, graphs, dtype):
         gen = torch.Generator().manual_seed(3)
         permuted = []
         for g in graphs:
-            perm = torch.randperm(g.num_nodes, generator=gen)
+            perm = torch.randperm(g.num_nodes, generator=gen).to(g.x.device)
             inverse = torch.empty_like(perm)
-            inverse[perm] = torch.arange(g.num_nodes)
-            order = torch.randperm(g.edge_index.shape[1], generator=gen)
+            inverse[perm] = torch.arange(g.num_nodes, device=perm.device)
+            order = torch.randperm(g.edge_index.shape[1], generator=gen).to(g.x.device)
             permuted.append(
                 Data(
                     x=g.x[perm],
@@ -250,9 +252,9 @@ class ModelTestMixin:
         mirrored.pos = -flat.pos
         assert_close(model(mirrored), model(flat), dtype, "mirrored planar conformer")
 
-    def test_gradients_finite_with_coincident_atoms(self, graphs, dtype):
+    def test_gradients_finite_with_coincident_atoms(self, graphs, dtype, device):
         torch.manual_seed(0)
-        model = self.build_model().to(dtype).train()
+        model = self.build_model().to(device=device, dtype=dtype).train()
         graphs = [g.clone() for g in graphs]
         graphs[0].pos[1] = graphs[0].pos[0]  # zero-length edges 0 <-> 1 (within the cutoff)
         batch = Batch.from_data_list(graphs)
@@ -264,10 +266,10 @@ class ModelTestMixin:
         for name, p in model.named_parameters():
             assert p.grad is None or torch.isfinite(p.grad).all(), name
 
-    def test_batch_without_edges(self, dtype):
+    def test_batch_without_edges(self, dtype, device):
         """Single-atom molecules (methane with implicit H) give batches with E = 0."""
         torch.manual_seed(0)
-        model = self.build_model().to(dtype).train()
+        model = self.build_model().to(device=device, dtype=dtype).train()
         gen = torch.Generator().manual_seed(3)
         graphs = [
             Data(
@@ -275,7 +277,7 @@ class ModelTestMixin:
                 pos=torch.randn(1, 3, generator=gen, dtype=dtype),
                 edge_index=torch.zeros(2, 0, dtype=torch.long),
                 edge_attr=torch.zeros(0, EDGE_DIM, dtype=dtype),
-            )
+            ).to(device)
             for _ in range(2)
         ]
         out = model(Batch.from_data_list(graphs))

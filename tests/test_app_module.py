@@ -4,7 +4,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from torch import nn
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from molprop.lit.module import MolpropModule, unique_conformers
@@ -20,6 +20,13 @@ class FakeBackbone(nn.Module):
 
     def forward(self, batch):
         return batch.fake + 0 * self.offset
+
+
+class HalfBackbone(FakeBackbone):
+    """Outputs bfloat16, as a backbone does under bf16-mixed autocast (``trainer=gpu``)."""
+
+    def forward(self, batch):
+        return super().forward(batch).to(torch.bfloat16)
 
 
 def conformer_graph(mol, conf, value, target):
@@ -66,6 +73,14 @@ def test_validation_metrics_are_per_molecule():
     assert metrics["val/rmse"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["val/r2"] == pytest.approx(1.0)
     assert metrics["val/loss"] == pytest.approx(1.0)  # the loss is per conformer
+
+
+def test_loss_keeps_targets_in_float32_when_the_backbone_outputs_bf16():
+    # bf16 spacing near 7 is 1/32: a bf16 target would round 7.01 to 7.0 and the loss to 0
+    module = MolpropModule({"in_dim": 4, "edge_dim": 2}, ["t"], backbone_module=HalfBackbone())
+    loss, raw = module._loss(Batch.from_data_list([conformer_graph(0, 0, 7.0, 7.01)]))
+    assert raw.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(0.01**2, rel=1e-3)
 
 
 def test_scaler_buffers_map_outputs_to_target_units():

@@ -119,8 +119,10 @@ class MolpropModule(pl.LightningModule):
 
     def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         raw = self.model(batch)
-        target = self.model.scale_targets(batch.y.reshape(raw.shape).to(raw.dtype))
-        return masked_loss(raw, target, self.loss_name), raw
+        # at least float32: under bf16-mixed autocast raw is bfloat16, which would round targets
+        dtype = torch.promote_types(raw.dtype, torch.float32)
+        target = self.model.scale_targets(batch.y.reshape(raw.shape).to(dtype))
+        return masked_loss(raw.to(dtype), target, self.loss_name), raw
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """One optimisation step on a batch of conformers."""
@@ -138,7 +140,7 @@ class MolpropModule(pl.LightningModule):
     def _eval_step(self, batch, stage: str) -> None:
         loss, raw = self._loss(batch)
         self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
-        out = self.model.to_output(raw).detach()
+        out = self.model.to_output(raw.float()).detach()
         y = batch.y.reshape(out.shape).float()
         self._epoch_outputs[stage].append((out, y, batch.mol_idx.long(), batch.conf_idx.long()))
 
