@@ -41,7 +41,7 @@ SETUPS = {
 PREDICT_TOL = 1e-3
 
 
-def run(cmd: list[str], log_path: Path, timeout: float = 900) -> tuple[int, float]:
+def run(cmd: list[str], log_path: Path, timeout: float = 300) -> tuple[int, float]:
     """Run ``cmd`` in the repo root, output to ``log_path``; returns (exit status, wall seconds)."""
     start = time.perf_counter()
     with open(log_path, "w") as fh:
