@@ -85,14 +85,9 @@ def train(work: Path, setup: str, epochs: int, cache: Path, tag: str = "") -> di
 
 def predict(work: Path, run_dir: Path, device: str, cache: Path) -> tuple[dict, pd.DataFrame]:
     """Score the run's test SMILES with ``predict.py --device device`` (warm cache)."""
-    out_csv = work / f"predict_{device}.csv"
-    cmd = [
-        sys.executable,
-        "predict.py",
-        str(run_dir),
-        "--input",
-        str(run_dir / "test_predictions.csv"),
-    ]
+    out_csv, inp = work / f"predict_{device}.csv", work / "predict_input.csv"
+    pd.read_csv(run_dir / "test_predictions.csv")[["smiles"]].to_csv(inp, index=False)
+    cmd = [sys.executable, "predict.py", str(run_dir), "--input", str(inp)]
     cmd += ["--output", str(out_csv), "--device", device, "--cache-dir", str(cache), "--quiet"]
     rc, wall = run(cmd, work / f"predict_{device}.log")
     frame = pd.read_csv(out_csv) if rc == 0 and out_csv.exists() else pd.DataFrame()
@@ -134,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     gpu, pred_gpu = predict(args.work, best, "cuda", cache)
     cpu, pred_cpu = predict(args.work, best, "cpu", cache)
     record["predict"] = [gpu, cpu]
-    cols = [c for c in pred_gpu.columns if c.endswith("_pred")]
+    # every numeric output column: predictions, conformer spread, conformer count
+    cols = [c for c in pred_gpu.select_dtypes("number").columns if c in pred_cpu]
     if cols and len(pred_gpu) == len(pred_cpu):
         diff = (pred_gpu[cols] - pred_cpu[cols]).abs().max().max()
         record["predict_max_abs_diff_cuda_vs_cpu"] = float(diff)

@@ -238,8 +238,9 @@ class ModelTestMixin:
             model.embed(Batch.from_data_list(mirrored)),
         )
         diff = ((a - b).abs().amax(-1) / a.abs().amax(-1)).min().item()
-        if model.max_degree == 0:
-            assert diff == 0.0, f"max_degree=0 must be E(3)-invariant, mirror differs by {diff}"
+        if model.max_degree == 0:  # E(3)-invariant; summation order may differ (CUDA atomics)
+            tol = 1e-12 if dtype == torch.float64 else 1e-6
+            assert diff <= tol, f"max_degree=0 must be E(3)-invariant, mirror differs by {diff}"
         else:
             floor = 1e-6 if dtype == torch.float64 else 1e-5  # f32 rounding ~1e-7
             assert diff > floor, f"mirror image not distinguished (relative diff {diff:.2e})"
