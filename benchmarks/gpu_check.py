@@ -61,13 +61,16 @@ def symmetry_tests(work: Path) -> dict:
     return {"command": " ".join(cmd[1:]), "rc": rc, "wall_s": round(wall, 1), **counts}
 
 
-def train(work: Path, setup: str, epochs: int, cache: Path, tag: str = "") -> dict:
+def train(
+    work: Path, setup: str, epochs: int, cache: Path, tag: str = "", extra: tuple = ()
+) -> dict:
     """One ``train.py`` run in trainer ``setup`` (a key of SETUPS) for ``epochs`` epochs."""
     run_dir = work / f"train_{setup}_{epochs}{tag}"
     cmd = [
         sys.executable,
         "train.py",
         *SETUPS[setup],
+        *extra,
         f"trainer.max_epochs={epochs}",
         f"paths.cache_dir={cache}",
         f"paths.output_dir={run_dir}",
@@ -108,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", nargs=2, type=int, default=[2, 6], metavar=("SHORT", "LONG"))
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "work" / "gpu_check")
     ap.add_argument("--out", type=Path, default=RESULTS / "gpu_check.json")
+    ap.add_argument(
+        "--big-model",
+        metavar="NAME",
+        help="also time conf/model/NAME on the CPU and the GPU (float32), 1 and 3 epochs",
+    )
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         sys.exit("gpu_check.py: torch sees no CUDA device")
@@ -137,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: record[k] for k in ("symmetry_tests", "epoch_s", "predict")}), flush=True)
+    if args.big_model:  # after the record is saved: a time limit here loses only this part
+        tag, extra = f"_{args.big_model}", (f"model={args.big_model}",)
+        big = [train(args.work, s, e, cache, tag, extra) for e in (1, 3) for s in SETUPS]
+        record["big_model"] = {"model": args.big_model, "train": big}
+        record["big_model"]["epoch_s"] = {s: per_epoch(big, s, 1, 3) for s in SETUPS}
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        print(json.dumps(record["big_model"]["epoch_s"]), flush=True)
     tests = record["symmetry_tests"]
     ok = tests["rc"] == 0 and tests.get("passed", 0) > 0
     ok = ok and all(r["rc"] == 0 for r in runs + [gpu, cpu])
