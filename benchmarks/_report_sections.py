@@ -14,7 +14,13 @@ from pathlib import Path
 
 from _report_stats import md_head, md_row
 
-OWN = {"chemprop.jsonl", "molprop.jsonl", "molprop_pool_mean.jsonl", "bagging_inference.jsonl"}
+OWN = {
+    "chemprop.jsonl",
+    "molprop.jsonl",
+    "molprop_pool_mean.jsonl",
+    "bagging_inference.jsonl",
+    "gpu_check.json",
+}
 OWN_PLOTS = ("accuracy_", "bagging_k_", "bagging_inference_k_", "scale_atoms")
 
 

@@ -30,6 +30,7 @@ from _common import (  # noqa: E402
 )
 from _report_ablations import inference_k_records, inference_k_section, pooling_section  # noqa: E402,E501
 from _report_accuracy import accuracy_table, goal_line, per_seed_table, timing_table  # noqa: E402,E501
+from _report_gpu import gpu_section  # noqa: E402
 from _report_sections import METHOD_NOTES, other_results_section  # noqa: E402
 from _report_stats import (  # noqa: E402,E501
     dedupe,
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     out += [""]
     out += pooling_section(RESULTS, mp, "scaffold")
     out += other_results_section(RESULTS, PLOTS, REPO)
+    out += gpu_section(RESULTS)
     out += METHOD_NOTES
     args.out.write_text("\n".join(out) + "\n")
     print(f"wrote {args.out}")
