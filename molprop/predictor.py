@@ -53,6 +53,24 @@ def output_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]
     return columns + [NUM_CONFORMERS_COLUMN, ERROR_COLUMN]
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device`; ``InputError`` if torch cannot use it here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise InputError(
+            f"--device: {device!r} is not a torch device; expected e.g. 'cpu', 'cuda', 'cuda:1'"
+        ) from err
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise InputError(
+                f"--device: {device!r} requested, but torch {torch.__version__} sees {count} "
+                "CUDA device(s); use --device cpu"
+            )
+    return dev
+
+
 @dataclass
 class Predictor:
     """A loaded run: its ensemble members and the settings predict reuses.
@@ -70,8 +88,9 @@ class Predictor:
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
         """Load ``run_dir/model`` (raises ``ArtifactError`` if missing or incompatible)."""
-        models = artifacts.load_model(run_dir, device=device)
-        return cls(models, models[0].spec, torch.device(device))
+        dev = resolve_device(device)
+        models = artifacts.load_model(run_dir, device=dev)
+        return cls(models, models[0].spec, dev)
 
     @property
     def columns(self) -> list[str]:

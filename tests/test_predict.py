@@ -339,3 +339,12 @@ def test_bad_input_messages(reg_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:  # argparse: exactly one source
         main([str(reg_run)])
     assert usage.value.code == 2
+
+
+def test_bad_device_messages(reg_run, capsys):
+    assert main([str(reg_run), "--smiles", "CCO", "--device", "gpu"]) == 1
+    err = capsys.readouterr().err
+    assert "--device: 'gpu' is not a torch device" in err and "Traceback" not in err
+    assert main([str(reg_run), "--smiles", "CCO", "--device", "cuda:99"]) == 1
+    err = capsys.readouterr().err
+    assert "'cuda:99' requested" in err and "CUDA device(s)" in err
