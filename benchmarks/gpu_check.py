@@ -86,10 +86,11 @@ def train(
     return out
 
 
-def predict(work: Path, run_dir: Path, device: str, cache: Path) -> tuple[dict, pd.DataFrame]:
-    """Score the run's test SMILES with ``predict.py --device device`` (warm cache)."""
-    out_csv, inp = work / f"predict_{device}.csv", work / "predict_input.csv"
-    pd.read_csv(run_dir / "test_predictions.csv")[["smiles"]].to_csv(inp, index=False)
+def predict(
+    work: Path, run_dir: Path, inp: Path, device: str, cache: Path
+) -> tuple[dict, pd.DataFrame]:
+    """Score the SMILES CSV ``inp`` with ``predict.py --device device`` (warm cache)."""
+    out_csv = work / f"predict_{device}.csv"
     cmd = [sys.executable, "predict.py", str(run_dir), "--input", str(inp)]
     cmd += ["--output", str(out_csv), "--device", device, "--cache-dir", str(cache), "--quiet"]
     rc, wall = run(cmd, work / f"predict_{device}.log")
@@ -128,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {record['command']}\nmachine: {json.dumps(record['machine'])}", flush=True)
     record["symmetry_tests"] = symmetry_tests(args.work)
     short, long = args.epochs
-    warm = train(args.work, "cpu", 1, cache, "_cache_fill")  # fills the conformer cache
-    record["cache_fill"] = warm
+    record["cache_fill"] = train(args.work, "cpu", 1, cache, "_cache_fill")  # fills the cache
     runs = [train(args.work, s, e, cache) for e in (short, long) for s in SETUPS]
     record["train"] = runs
     record["epoch_s"] = {s: per_epoch(runs, s, short, long) for s in SETUPS}
-    best = args.work / f"train_gpu_fp32_{long}"
-    gpu, pred_gpu = predict(args.work, best, "cuda", cache)
-    cpu, pred_cpu = predict(args.work, best, "cpu", cache)
+    best, inp = args.work / f"train_gpu_fp32_{long}", args.work / "predict_input.csv"
+    pd.read_csv(best / "test_predictions.csv")[["smiles"]].to_csv(inp, index=False)
+    gpu, pred_gpu = predict(args.work, best, inp, "cuda", cache)
+    cpu, pred_cpu = predict(args.work, best, inp, "cpu", cache)
     record["predict"] = [gpu, cpu]
     # every numeric output column: predictions, conformer spread, conformer count
     cols = [c for c in pred_gpu.select_dtypes("number").columns if c in pred_cpu]
