@@ -41,6 +41,8 @@ SETUPS = {
     "k10": (10, 1),
     "k20": (20, 1),
     "k10_ens3": (10, 3),
+    # ensemble-size ablation: five members at K=10
+    "k10_ens5": (10, 5),
     # model-size ablation (K=10, one model): conf/model/tiny.yaml and conf/model/default.yaml
     # against the experiment configs' model=small
     "k10_mtiny": (10, 1),

@@ -32,13 +32,13 @@ from _report_ablations import inference_k_records, inference_k_section, pooling_
 from _report_accuracy import accuracy_table, goal_line, per_seed_table, timing_table  # noqa: E402,E501
 from _report_gpu import gpu_section  # noqa: E402
 from _report_sections import METHOD_NOTES, other_results_section  # noqa: E402
+from _report_sizes import size_sections  # noqa: E402
 from _report_stats import (  # noqa: E402,E501
     dedupe,
     machines_line,
     md_head,
     md_row,
     mean_std,
-    metric_key,
     metric_label,
     select,
     setup_cells,
@@ -63,11 +63,11 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
     head = ["dataset", "setup", "conformer spread ρ", "ensemble spread ρ"]
     lines += md_head(head)
     for ds in DATASETS:
-        for setup in ("k3", "k10", "k20", "k10_ens3"):
+        for setup in ("k3", "k10", "k20", "k10_ens3", "k10_ens5"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
-            ens = mean_std(values(rs, "spearman_ensemble")) if setup.endswith("ens3") else "–"
+            ens = mean_std(values(rs, "spearman_ensemble")) if "_ens" in setup else "–"
             lines.append(
                 f"| {ds} | {setup} | {mean_std(values(rs, 'spearman_conformer'))} | {ens} |"
             )
@@ -88,7 +88,7 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
     ]
     lines = md_head(head)
     for ds in DATASETS:
-        for setup in ("k1", "k3", "k10", "k20", "k10_ens3"):
+        for setup in ("k1", "k3", "k10", "k20", "k10_ens3", "k10_ens5"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
@@ -104,53 +104,6 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
                 )
             )
     return lines if len(lines) > 2 else ["No runs yet (not run)."]
-
-
-SIZE_SETUPS = (
-    ("k10_mtiny", "model=tiny"),
-    ("k10", "model=small (experiment default)"),
-    ("k10_mdefault", "model=default"),
-)
-
-
-def val_metric(record: dict) -> float | None:
-    """The run's monitored validation metric at its best epoch, from its metrics.json."""
-    value = (record.get("metrics_json") or {}).get("optimized_metric", {}).get("value")
-    return None if value is None else float(value)
-
-
-def size_table(mp: list[dict], split: str) -> list[str]:
-    """Model-size ablation at K=10, one model: test metric, parameters and train time."""
-    head = [
-        "dataset",
-        "model",
-        "trainable params",
-        "val metric (best epoch)",
-        "test metric",
-        "train wall s",
-        "runs",
-    ]
-    lines = md_head(head)
-    for ds in DATASETS:
-        if not any(select(mp, dataset=ds, split=split, setup=s) for s, _ in SIZE_SETUPS[::2]):
-            continue
-        for setup, lab in SIZE_SETUPS:
-            rs = select(mp, dataset=ds, split=split, setup=setup)
-            params = sorted({r["trainable_params"] for r in rs if r.get("trainable_params")})
-            lines.append(
-                md_row(
-                    [
-                        ds,
-                        lab,
-                        ", ".join(str(p) for p in params) or "–",
-                        mean_std([v for r in rs if (v := val_metric(r)) is not None]),
-                        mean_std(values(rs, metric_key(ds))),
-                        mean_std(values(rs, "train_wall_s"), 0),
-                        str(len(rs)),
-                    ]
-                )
-            )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,27 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     out += inference_table(mp, "scaffold") + [""]
-    out += [
-        "### Model size (K=10, one model, scaffold)",
-        "",
-        "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "
-        "--splits scaffold --setups k10_mtiny k10_mdefault` (adds `model=tiny` / "
-        "`model=default` to the K=10 command).",
-        "",
-    ]
-    out += ["With the current experiment configs (sum pooling):", ""]
-    out += [ln for ln in size_table(mp, "scaffold") if "not run" not in ln]
-    mean_pool = dedupe(
-        read_jsonl(RESULTS / "molprop_pool_mean.jsonl"), ("dataset", "split", "setup", "seed")
-    )
-    out += [
-        "",
-        "Earlier runs with mean pooling (the experiment configs before the switch to sum "
-        "pooling, `molprop_pool_mean.jsonl`; `model=tiny` was not run with mean pooling):",
-        "",
-    ]
-    out += [ln for ln in size_table(mean_pool, "scaffold") if "not run" not in ln]
-    out += [""]
+    out += size_sections(RESULTS, mp, "scaffold")
     out += pooling_section(RESULTS, mp, "scaffold")
     out += other_results_section(RESULTS, PLOTS, REPO)
     out += gpu_section(RESULTS)
