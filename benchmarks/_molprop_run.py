@@ -43,6 +43,8 @@ SETUPS = {
     "k10_ens3": (10, 3),
     # ensemble-size ablation: five members at K=10
     "k10_ens5": (10, 5),
+    # three members, each trained and bagged at K=20
+    "k20_ens3": (20, 3),
     # model-size ablation (K=10, one model): conf/model/tiny.yaml and conf/model/default.yaml
     # against the experiment configs' model=small
     "k10_mtiny": (10, 1),

@@ -1,11 +1,11 @@
 """molprop accuracy on the fixed splits, in three setups, 3 seeds each (resumable).
 
 Setups: ``k1`` (a single conformer), ``k10`` (10 conformers bagged), ``k10_ens3`` (10 conformers,
-ensemble of 3); by name also the ablations ``k10_ens5``, ``k10_mtiny`` and ``k10_mdefault``. Each
-(dataset, split, setup, seed) trains with ``python train.py experiment=<dataset> ...`` (see
-``_molprop_run.train_overrides``), then times ``predict.py`` on the test SMILES and scores its
-output in plain Python. One JSON line per run is appended to ``benchmarks/results/molprop.jsonl``;
-combinations already there are skipped.
+ensemble of 3); by name also the ablations ``k10_ens5``, ``k20_ens3``, ``k10_mtiny`` and
+``k10_mdefault``. Each (dataset, split, setup, seed) trains with ``python train.py
+experiment=<dataset> ...`` (see ``_molprop_run.train_overrides``), then times ``predict.py`` on the
+test SMILES and scores its output in plain Python. One JSON line per run is appended to
+``benchmarks/results/molprop.jsonl``; combinations already there are skipped.
 
 Usage (from the repo root)::
 

@@ -63,7 +63,7 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
     head = ["dataset", "setup", "conformer spread ρ", "ensemble spread ρ"]
     lines += md_head(head)
     for ds in DATASETS:
-        for setup in ("k3", "k10", "k20", "k10_ens3", "k10_ens5"):
+        for setup in ("k3", "k10", "k20", "k10_ens3", "k10_ens5", "k20_ens3"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
@@ -88,7 +88,7 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
     ]
     lines = md_head(head)
     for ds in DATASETS:
-        for setup in ("k1", "k3", "k10", "k20", "k10_ens3", "k10_ens5"):
+        for setup in ("k1", "k3", "k10", "k20", "k10_ens3", "k10_ens5", "k20_ens3"):
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
