@@ -1,4 +1,4 @@
-"""BENCHMARKS.md sections for the backbone-size and ensemble-size ablations (K=10)."""
+"""BENCHMARKS.md sections for the backbone-size and ensemble-size ablations."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def size_table(
     label: str = "model",
     needs: tuple[str, ...] = ("k10_mtiny", "k10_mdefault"),
 ) -> list[str]:
-    """Size ablation at K=10 (backbone size, or ensemble size with ``ENSEMBLE_SETUPS``): test
+    """Backbone-size (``SIZE_SETUPS``) or ensemble-size (``ENSEMBLE_SETUPS``) ablation: test
     metric, parameters and train time, for the datasets with a run of one of ``needs``.
     """
     head = [
@@ -71,8 +71,7 @@ def size_table(
 
 def size_sections(results: Path, mp: list[dict], split: str) -> list[str]:
     """The model-size tables (sum pooling now, mean pooling before) and the ensemble-size table."""
-    out: list[str] = []
-    out += [
+    out = [
         f"### Model size (K=10, one model, {split})",
         "",
         "`OMP_NUM_THREADS=1 nice -n 19 python benchmarks/accuracy.py --datasets esol "

@@ -48,6 +48,10 @@ from _report_stats import (  # noqa: E402,E501
 ABLATION_KS = (1, 3, 10, 20)
 
 
+#: setups whose runs are scored for spread and for inference-time bagging, in table order
+TRAINED_SETUPS = ("k1", "k3", "k10", "k20", "k10_ens3", "k10_ens5", "k20_ens3")
+
+
 def ablation_tables(mp: list[dict], split: str) -> list[str]:
     """Metric against K, and spread/error Spearman correlations."""
     head = ["dataset", "metric"] + [f"K={k}" for k in ABLATION_KS]
@@ -63,7 +67,7 @@ def ablation_tables(mp: list[dict], split: str) -> list[str]:
     head = ["dataset", "setup", "conformer spread ρ", "ensemble spread ρ"]
     lines += md_head(head)
     for ds in DATASETS:
-        for setup in ("k3", "k10", "k20", "k10_ens3", "k10_ens5", "k20_ens3"):
+        for setup in TRAINED_SETUPS[1:]:  # a single conformer has no spread
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
@@ -88,7 +92,7 @@ def inference_table(mp: list[dict], split: str) -> list[str]:
     ]
     lines = md_head(head)
     for ds in DATASETS:
-        for setup in ("k1", "k3", "k10", "k20", "k10_ens3", "k10_ens5", "k20_ens3"):
+        for setup in TRAINED_SETUPS:
             rs = select(mp, dataset=ds, split=split, setup=setup)
             if not rs:
                 continue
