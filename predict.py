@@ -1,11 +1,11 @@
 """Predict with a trained molprop run: ``python predict.py RUN_DIR --smiles 'CCO' ...``.
 
-See ``python predict.py --help`` and :mod:`molprop.predict`.
+See ``python predict.py --help`` and :mod:`molprop.inference.stream`.
 """
 
 import sys
 
-from molprop.predict_cli import main
+from molprop.cli.predict import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,13 +6,13 @@ Configs live in ``conf/`` (Hydra); see ``conf/train.yaml``. Multiruns: ``python 
 import hydra
 from omegaconf import DictConfig
 
-import molprop
+from molprop.train.run import train
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     """Train and return the optimised metric (used by sweepers)."""
-    return molprop.train(cfg)
+    return train(cfg)
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ METHOD_NOTES = [
     "bootstrap (`ensemble.size=3 ensemble.bootstrap=false`). All other hyperparameters are the "
     "experiment config's (`conf/experiment/DATASET.yaml`).",
     "- BBBP and Lipo molprop runs add `conformers.max_attempts=0` (RDKit's own embedding "
-    "limit): their conformer cache was filled by `python -m molprop.conformers` while that "
+    "limit): their conformer cache was filled by `python -m molprop.cli.conformers` while that "
     "command still used 0 rather than the config's 5, and the key includes the setting.",
     '- "Best molprop setup" in the goal check is chosen on the test metric, which flatters '
     "molprop; compare one column across datasets for a fixed setup.",

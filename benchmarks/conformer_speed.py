@@ -40,9 +40,9 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
-from molprop.chem.conformers import ConformerConfig
+from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
-from molprop.data.ensembles import build_ensembles
+from molprop.data.conformer_jobs import build_ensembles
 
 DEFAULT_ESOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "esol.csv"
 

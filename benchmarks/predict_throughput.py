@@ -1,6 +1,6 @@
 """Predict throughput (molecules/s, conformer generation included) and peak memory.
 
-1. Throughput: ``molprop.predict.predict`` on N SMILES (default the first 200 of
+1. Throughput: ``molprop.inference.stream.predict`` on N SMILES (default the first 200 of
    ../shared/data/esol.csv, else a built-in list) with a run that has the app's default
    conformer settings (K=3, ETKDGv3 + MMFF) and the ``model=small`` backbone. Model loading
    is timed separately; the rate covers conformer generation, featurisation and inference.
@@ -104,7 +104,7 @@ def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) 
     Also reports molecules per CPU-second, which the load of other users on a shared
     machine does not change, and the load average during the measurement.
     """
-    from molprop.predict import Predictor, predict
+    from molprop.inference.stream import Predictor, predict
 
     start = time.perf_counter()
     predictor = Predictor.from_run_dir(run_dir)

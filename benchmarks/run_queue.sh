@@ -25,12 +25,12 @@ acc() { run benchmarks/accuracy.py --splits scaffold "$@"; }
 chem() { run benchmarks/chemprop_runs.py --splits scaffold "$@" >> benchmarks/work/chemprop_runs.log 2>&1; }
 
 # BBBP and Lipo runs pass conformers.max_attempts=0 (RDKit's own limit): their conformer cache
-# was filled by `python -m molprop.conformers` before that CLI took the config's max_attempts.
+# was filled by `python -m molprop.cli.conformers` before that CLI took the config's max_attempts.
 MA0=(-- conformers.max_attempts=0)
 case "${1:-}" in
   cache)
     for d in bbbp lipo; do
-      run -m molprop.conformers "../shared/data/$d.csv" --num-conformers 10 --optimize mmff \
+      run -m molprop.cli.conformers "../shared/data/$d.csv" --num-conformers 10 --optimize mmff \
         --seed 0 --prune-rms 0.5 --max-attempts 0 --workers 1 --cache-dir data/cache --quiet
     done
     ;;

@@ -14,10 +14,3 @@ def _register_resolvers() -> None:
 
 
 _register_resolvers()
-
-
-def train(cfg):
-    """Train from a composed Hydra config; see :func:`molprop.training.train`."""
-    from molprop.training import train as _train
-
-    return _train(cfg)

@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from molprop.exceptions import MolpropError
-from molprop.lit.model import TASK_TYPES, PropertyModel
+from molprop.model import TASK_TYPES, PropertyModel
 
 FORMAT_VERSION = 1
 

@@ -9,7 +9,7 @@ from torch_geometric.data import Batch, Data
 
 from molprop import artifacts
 from molprop.artifacts import ArtifactError, ModelSpec, load_model
-from molprop.lit.model import PropertyModel
+from molprop.model import PropertyModel
 
 BACKBONE = {
     "in_dim": 5,
@@ -107,7 +107,7 @@ def test_clear_errors(run_dir, problem):
 def test_plots_write_pngs(tmp_path):
     import pandas as pd
 
-    from molprop import plots
+    from molprop.train import plots
 
     frame = pd.DataFrame(
         {

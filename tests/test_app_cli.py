@@ -84,7 +84,7 @@ def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
 
 
 def test_sweep_summary_lists_failed_jobs(tmp_path):
-    from molprop.sweep import write_sweep_summary
+    from molprop.train.sweep import write_sweep_summary
 
     for job, metrics in (
         (

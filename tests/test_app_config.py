@@ -63,7 +63,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert cfg.data.name == "chembl_freewilson"
     assert cfg.trainer.gradient_clip_val > 0
     assert cfg.optimizer._partial_ and cfg.scheduler._partial_
-    assert cfg.hydra.callbacks.sweep_summary._target_ == "molprop.sweep.SweepSummaryCallback"
+    assert cfg.hydra.callbacks.sweep_summary._target_ == "molprop.train.sweep.SweepSummaryCallback"
     assert "outputs" in cfg.hydra.run.dir and "multirun" in cfg.hydra.sweep.dir
     with open_dict(cfg):
         del cfg["hydra"]

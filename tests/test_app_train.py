@@ -9,7 +9,7 @@ from conftest import TINY, compose_train, csv_overrides
 
 from molprop.artifacts import load_model
 from molprop.bagging import aggregate_conformers, aggregate_ensemble
-from molprop.training import train
+from molprop.train.run import train
 
 
 def run_train(tiny_csv, run_dir, cache_dir, extra):

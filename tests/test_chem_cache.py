@@ -10,7 +10,8 @@ import pytest
 from molprop.chem import cache as cache_module
 from molprop.chem import conformers as conformers_module
 from molprop.chem.cache import ConformerCache, cache_key
-from molprop.chem.conformers import ConformerConfig, generate_conformers
+from molprop.chem.config import ConformerConfig
+from molprop.chem.conformers import generate_conformers
 
 SMILES = ["CCO", "CCCCO", "c1ccccc1O"]
 CFG = ConformerConfig(num_conformers=2, seed=3)

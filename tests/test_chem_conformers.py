@@ -7,7 +7,8 @@ import pytest
 from rdkit import Chem
 
 from molprop.chem import embed as embed_module
-from molprop.chem.conformers import ConformerConfig, generate_conformers
+from molprop.chem.config import ConformerConfig
+from molprop.chem.conformers import generate_conformers
 from molprop.chem.embed import EmbeddingError, embed_molecule, kabsch_rmsd
 from molprop.chem.molecules import MoleculeError, molecule_seed, prepare_smiles
 from molprop.exceptions import InputError

@@ -1,4 +1,4 @@
-"""The ``python -m molprop.conformers`` command."""
+"""The ``python -m molprop.cli.conformers`` command."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from rdkit import Chem
 
-from molprop.conformers import main
+from molprop.cli.conformers import main
 
 
 def test_command_fills_cache_writes_sdf_and_reports(tmp_path, capsys):
@@ -53,7 +53,7 @@ def test_command_fills_cache_writes_sdf_and_reports(tmp_path, capsys):
 def test_command_reports_input_errors(tmp_path):
     missing = tmp_path / "missing.csv"
     proc = subprocess.run(
-        [sys.executable, "-m", "molprop.conformers", str(missing)],
+        [sys.executable, "-m", "molprop.cli.conformers", str(missing)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -67,8 +67,8 @@ def test_command_defaults_match_the_training_config():
     from conftest import compose_train
     from omegaconf import OmegaConf
 
-    from molprop.chem.conformers import ConformerConfig
-    from molprop.conformers import build_parser, config_from_args
+    from molprop.chem.config import ConformerConfig
+    from molprop.cli.conformers import build_parser, config_from_args
 
     cfg = compose_train(["bagging.num_conformers=10"])
     trained = ConformerConfig.from_dict(OmegaConf.to_container(cfg.conformers, resolve=True))

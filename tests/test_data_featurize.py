@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from molprop.chem.conformers import ConformerConfig
+from molprop.chem.config import ConformerConfig
 from molprop.chem.embed import embed_molecule
 from molprop.data.featurize import (
     ATOM_FEATURE_DIM,

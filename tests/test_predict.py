@@ -1,4 +1,4 @@
-"""Tests of prediction (molprop.predict and predict.py) on tiny saved runs."""
+"""Tests of prediction (molprop.inference.stream and predict.py) on tiny saved runs."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from molprop import artifacts
-from molprop.predict import (
+from molprop.cli.predict import main
+from molprop.inference.stream import (
     ERROR_COLUMN,
     NUM_CONFORMERS_COLUMN,
     Predictor,
     output_columns,
     predict,
 )
-from molprop.predict_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["alpha", "beta"]
@@ -94,7 +94,7 @@ def trained_run(tiny_csv, cache_dir, tmp_path_factory) -> Path:
     """A real (tiny) training run of the app on the conftest CSV."""
     from conftest import compose_train, csv_overrides
 
-    from molprop.training import train
+    from molprop.train.run import train
 
     run_dir = tmp_path_factory.mktemp("trained_run")
     train(compose_train(csv_overrides(tiny_csv, run_dir, cache_dir)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rdkit import Chem
@@ -12,11 +11,9 @@ from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.Chem.rdDistGeom import EmbedFailureCauses
 from rdkit.rdBase import BlockLogs
 
+from molprop.chem.config import ConformerConfig
 from molprop.chem.ensemble import ConformerEnsemble
 from molprop.chem.molecules import molecule_seed
-
-if TYPE_CHECKING:
-    from molprop.chem.conformers import ConformerConfig
 
 
 class EmbeddingError(RuntimeError):

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from torch_geometric.loader import DataLoader
 
-from molprop.chem.conformers import ConformerConfig
+from molprop.chem.config import ConformerConfig
+from molprop.data.conformer_jobs import build_ensembles, check_skipped, skipped_frame
 from molprop.data.dataset import (
     ConformerDataset,
     ConformerSampler,
@@ -32,7 +33,6 @@ from molprop.data.dataset import (
     nan_scaler,
     processed_key,
 )
-from molprop.data.ensembles import build_ensembles, check_skipped, skipped_frame
 from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM, check_graph_config
 from molprop.data.io import MolTable, read_table
 from molprop.data.pipeline import ensemble_graphs, structure_ensemble

@@ -14,7 +14,7 @@ import pandas as pd
 from torch_geometric.data import Data
 
 from molprop.chem.ensemble import ConformerEnsemble
-from molprop.data.ensembles import build_ensembles
+from molprop.data.conformer_jobs import build_ensembles
 from molprop.data.featurize import MolFeaturizer
 
 

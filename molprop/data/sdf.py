@@ -10,7 +10,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molprop.chem.molecules import canonical_smiles
-from molprop.data.io import MolTable, _finish, check_file
+from molprop.data.tables import MolTable, check_file, finish_table
 from molprop.exceptions import InputError
 
 
@@ -72,7 +72,7 @@ def read_sdf(
         return f"record {first_record[row]} (_Name '{frame['_Name'].iloc[row]}')"
 
     candidates = [c for c in frame.columns if c not in ("_Name", "smiles")]
-    table = _finish(
+    table = finish_table(
         path, frame, "smiles", candidates, target_columns, task, locate, "SD tag", require_targets
     )
     table.structures = structures

@@ -1,1 +1,1 @@
-"""Lightning training pieces: the module, metrics, schedulers and post-training evaluation."""
+"""Lightning pieces: the LightningModule and learning-rate schedulers."""

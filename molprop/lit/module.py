@@ -13,8 +13,8 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from molprop.bagging import aggregate_conformers, molecule_targets
-from molprop.lit.metrics import compute_metrics
-from molprop.lit.model import PropertyModel
+from molprop.metrics import compute_metrics
+from molprop.model import PropertyModel
 
 LOSSES = ("mse", "smooth_l1", "bce")
 

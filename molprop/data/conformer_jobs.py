@@ -1,6 +1,6 @@
 """SMILES rows -> conformer ensembles, with failures collected instead of raised.
 
-No torch here, so the ``python -m molprop.conformers`` command starts quickly.
+No torch here, so the ``python -m molprop.cli.conformers`` command starts quickly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from molprop.chem.conformers import ConformerConfig, generate_conformers
+from molprop.chem.config import ConformerConfig
+from molprop.chem.conformers import generate_conformers
 from molprop.chem.ensemble import ConformerEnsemble
 from molprop.chem.molecules import MoleculeError, prepare_smiles
 from molprop.exceptions import TooManySkippedError
@@ -134,7 +135,7 @@ def run_conformer_job(
     largest_fragment: bool = True,
     progress: bool = True,
 ) -> dict:
-    """Fill the conformer cache for a SMILES CSV (the ``molprop.conformers`` command).
+    """Fill the conformer cache for a SMILES CSV (the ``molprop.cli.conformers`` command).
 
     Failed rows are skipped and listed in ``skipped_path`` (default ``<out>.skipped.csv``
     next to ``out``, when there are failures and ``out`` is given).
@@ -142,7 +143,7 @@ def run_conformer_job(
     Returns:
         Summary ``{"molecules", "conformers", "failures", "seconds", "embedded"}``.
     """
-    from molprop.chem.sdf import write_ensembles_sdf
+    from molprop.chem.sdf_writer import write_ensembles_sdf
     from molprop.data.io import read_table
 
     start = time.perf_counter()

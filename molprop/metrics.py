@@ -122,3 +122,14 @@ def to_json_safe(values: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def monitor_for(monitor: dict, task: str) -> tuple[str, str]:
+    """Return the monitored metric and mode: ``monitor.name/mode`` if set, else by task.
+
+    Args:
+        monitor: The ``monitor`` config (``name`` and ``mode``, either may be null).
+        task: ``"regression"`` or ``"classification"``.
+    """
+    name, mode = MONITOR[task]
+    return (monitor.get("name") or f"val/{name}", monitor.get("mode") or mode)

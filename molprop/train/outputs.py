@@ -10,9 +10,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from molprop import artifacts, plots
-from molprop.lit.evaluate import collect_predictions, evaluate, predictions_frame
-from molprop.lit.metrics import to_json_safe
+from molprop import artifacts
+from molprop.metrics import monitor_for, to_json_safe
+from molprop.train import plots
+from molprop.train.evaluate import collect_predictions, evaluate, predictions_frame
 
 
 def _device(members: Sequence[Any]) -> torch.device:
@@ -53,13 +54,11 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     Args:
         cfg: The run's config.
         run: The run directory.
-        members: Trained :class:`molprop.training.Member` objects (best weights loaded).
+        members: Trained :class:`molprop.train.run.Member` objects (best weights loaded).
 
     Returns:
         The optimised metric: monitored validation metric of the bagged ensemble.
     """
-    from molprop.training import monitor_for
-
     dm = members[0].datamodule
     task, names = dm.task, list(dm.task_names)
     device = _device(members)
@@ -70,7 +69,7 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         results[stage] = evaluate(preds, task, names, aggregate)
     for m in members:
         m.model.cpu()
-    monitor, mode = monitor_for(cfg, task)
+    monitor, mode = monitor_for(cfg.monitor, task)
     short = monitor.split("/", 1)[-1]
     value = results["val"].metrics["bagged_ensemble"].get(short, float("nan"))
     metrics = {

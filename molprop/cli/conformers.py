@@ -1,8 +1,8 @@
-r"""Command ``python -m molprop.conformers``: fill the conformer cache for a SMILES CSV.
+r"""Command ``python -m molprop.cli.conformers``: fill the conformer cache for a SMILES CSV.
 
 Example::
 
-    python -m molprop.conformers molecules.csv --num-conformers 10 --workers 4 \
+    python -m molprop.cli.conformers molecules.csv --num-conformers 10 --workers 4 \
         --cache-dir data/cache --out conformers.sdf
 
 Prints a summary; the last line is JSON ``{"molecules", "conformers", "failures",
@@ -16,14 +16,14 @@ import json
 import logging
 import sys
 
-from molprop.chem.conformers import OPTIMIZERS, ConformerConfig
+from molprop.chem.config import OPTIMIZERS, ConformerConfig
 from molprop.exceptions import MolpropError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the command."""
     parser = argparse.ArgumentParser(
-        prog="python -m molprop.conformers",
+        prog="python -m molprop.cli.conformers",
         description="Generate (and cache) RDKit ETKDGv3 conformer ensembles for a SMILES CSV.",
     )
     parser.add_argument("input", help="CSV file with a SMILES column")
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from molprop.data.ensembles import run_conformer_job
+    from molprop.data.conformer_jobs import run_conformer_job
 
     try:
         cfg = config_from_args(args)

@@ -2,7 +2,7 @@
 
 Large inputs are streamed chunk by chunk, so memory stays flat however many rows the input
 has. Each output row holds the input columns, unchanged and in input order, then the output
-columns of :mod:`molprop.predictor` (bagged predictions, conformer and ensemble spreads,
+columns of :mod:`molprop.inference.predictor` (bagged predictions, conformer and ensemble spreads,
 ``num_conformers``, ``error``).
 """
 
@@ -19,14 +19,7 @@ from tqdm.auto import tqdm
 
 from molprop.data.io import SDF_SUFFIXES
 from molprop.exceptions import InputError
-from molprop.predict_inputs import (
-    DEFAULT_CHUNK_SIZE,
-    count_rows,
-    iter_smiles_chunks,
-    pick_smiles_column,
-    read_csv_strings,
-)
-from molprop.predictor import (  # noqa: F401  (re-exported: the output column contract)
+from molprop.inference.predictor import (  # noqa: F401  (re-exported: the output column contract)
     CONFORMER_STD_SUFFIX,
     ENSEMBLE_STD_SUFFIX,
     ERROR_COLUMN,
@@ -34,6 +27,13 @@ from molprop.predictor import (  # noqa: F401  (re-exported: the output column c
     NUM_CONFORMERS_COLUMN,
     Predictor,
     output_columns,
+)
+from molprop.inference.readers import (
+    DEFAULT_CHUNK_SIZE,
+    count_rows,
+    iter_smiles_chunks,
+    pick_smiles_column,
+    read_csv_strings,
 )
 
 log = logging.getLogger(__name__)

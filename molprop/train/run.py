@@ -21,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from molprop import artifacts
 from molprop.exceptions import InputError
-from molprop.lit.metrics import MONITOR
-from molprop.lit.model import PropertyModel
 from molprop.lit.module import MolpropModule
+from molprop.metrics import monitor_for
+from molprop.model import PropertyModel
+from molprop.train.outputs import write_outputs
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,6 @@ def resume_plan(cfg: DictConfig) -> tuple[Path | None, int, str | None]:
         member, parent = int(parent.name[len("member_") :]), parent.parent
     root = parent.parent if parent.name == "checkpoints" else None
     return root, member, str(path)
-
-
-def monitor_for(cfg: DictConfig, task: str) -> tuple[str, str]:
-    """Return the monitored metric and mode: ``monitor.name/mode`` if set, else by task."""
-    name, mode = MONITOR[task]
-    return (cfg.monitor.get("name") or f"val/{name}", cfg.monitor.get("mode") or mode)
 
 
 def build_datamodule(cfg: DictConfig, run: artifacts.RunDir, member: int):
@@ -168,7 +163,7 @@ def train_member(
     """Train (or, with ``skip_fit``, reload) ensemble member ``member``; best weights loaded."""
     pl.seed_everything(int(cfg.seed) + member, workers=True)
     dm = build_datamodule(cfg, run, member)
-    monitor = monitor_for(cfg, dm.task)
+    monitor = monitor_for(cfg.monitor, dm.task)
     module = build_module(cfg, dm, monitor)
     trainer = build_trainer(cfg, run, member, monitor)
     ckpt_dir = run.member_checkpoints(member, int(cfg.ensemble.size))
@@ -188,7 +183,10 @@ def _single_log_stream() -> None:
     """Drop Lightning's own console handlers when the root logger (Hydra) already prints."""
     if logging.getLogger().handlers:
         for name in ("lightning.pytorch", "lightning.fabric"):
-            logging.getLogger(name).handlers.clear()
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            # Lightning turns propagation off when it is imported before Hydra's logging set-up
+            logger.propagate = True
 
 
 def train(cfg: DictConfig) -> float:
@@ -220,6 +218,4 @@ def train(cfg: DictConfig) -> float:
         )
     if not members[0].trainer.is_global_zero:
         return float("nan")
-    from molprop.report import write_outputs
-
     return write_outputs(cfg, run, members)

@@ -2,7 +2,7 @@
 
 :class:`SweepSummaryCallback` is registered in ``conf/hydra/default.yaml`` and runs
 after any multirun (basic sweeper, Optuna, submitit launchers). It can also be
-called by hand: ``python -m molprop.sweep <sweep_dir>``.
+called by hand: ``python -m molprop.train.sweep <sweep_dir>``.
 """
 
 from __future__ import annotations

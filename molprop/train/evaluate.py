@@ -15,8 +15,8 @@ from molprop.bagging import (
     molecule_targets,
     select_conformer,
 )
-from molprop.lit.metrics import compute_metrics, spread_error_spearman
-from molprop.lit.model import PropertyModel
+from molprop.metrics import compute_metrics, spread_error_spearman
+from molprop.model import PropertyModel
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Command line of ``predict.py`` (argparse, not Hydra: SMILES contain ``= ( ) # [ ] @``).
 
-The prediction logic and the output columns live in :mod:`molprop.predict`.
+The prediction logic and the output columns live in :mod:`molprop.inference.stream`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from collections.abc import Sequence
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from molprop.predict import DEFAULT_CHUNK_SIZE, iter_predictions, predict, write_predictions
+from molprop.inference.stream import (
+    DEFAULT_CHUNK_SIZE,
+    iter_predictions,
+    predict,
+    write_predictions,
+)
 
-log = logging.getLogger("molprop.predict")
+log = logging.getLogger("molprop.inference.stream")
 
 
 def build_parser():

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``molprop train | predict | conformers``."""

@@ -1,0 +1,1 @@
+"""Training: ``train(cfg)``, post-training evaluation, run outputs, plots and sweep summaries."""
