@@ -13,7 +13,7 @@ For a subset of ESOL, side by side in one run, for K=1 and K=10, with and withou
 
 Usage::
 
-    nice python benchmarks/conformer_speed.py [ESOL.csv] [--limit 200] [--configs 1:none ...]
+    nice python -m benchmarks.conformer_speed [ESOL.csv] [--limit 200] [--configs 1:none ...]
 
 The default input is ``../shared/data/esol.csv`` next to the repository. The last line
 printed is JSON with every figure.
@@ -34,12 +34,12 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
-from _common import cpu_seconds
-from _common import machine as common_machine
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
+from benchmarks._common import cpu_seconds
+from benchmarks._common import machine as common_machine
 from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
 from molprop.data.conformer_jobs import build_ensembles

@@ -15,7 +15,7 @@
 
 Weights are untrained (inference costs the same as for a trained model). Usage::
 
-    nice -n 19 python benchmarks/predict_throughput.py [--rows 10000 30000 100000]
+    nice -n 19 python -m benchmarks.predict_throughput [--rows 10000 30000 100000]
 
 The last line printed is a JSON summary.
 """
@@ -34,7 +34,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import command_line, cpu_seconds, machine
+
+from benchmarks._common import command_line, cpu_seconds, machine
 
 REPO = Path(__file__).resolve().parents[1]
 ESOL = REPO.parent / "shared" / "data" / "esol.csv"
