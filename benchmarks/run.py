@@ -42,6 +42,8 @@ from benchmarks._common import (
     timed,
 )
 from molprop import artifacts
+from molprop.inference.predictor import CONFORMER_STD_SUFFIX as CONFORMER_STD
+from molprop.inference.predictor import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
 from molprop.metrics import compute_metrics, spread_error_spearman
 
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
@@ -159,9 +161,9 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     pred, y = col(preds, target), col(truth, target)
     out = {f"test_{k}": round(v, 4) for k, v in compute_metrics(pred, y, task, [target]).items()}
     out["n_test"], out["n_unpredicted"] = len(truth), int((~ok).sum())
-    for kind in ("conformer", "ensemble"):
-        if f"{target}_{kind}_std" in preds:
-            rho = spread_error_spearman(pred, col(preds, f"{target}_{kind}_std"), y)
+    for kind, suffix in (("conformer", CONFORMER_STD), ("ensemble", ENSEMBLE_STD)):
+        if target + suffix in preds:
+            rho = spread_error_spearman(pred, col(preds, target + suffix), y)
             out[f"predict_spearman_{kind}"] = None if math.isnan(rho) else rho
     return out
 
