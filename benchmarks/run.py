@@ -273,11 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run every cell without a record; 1 when one failed, else 0."""
     args = parse_args(argv)
     matrix = yaml.safe_load(args.matrix.read_text())
-    for name in args.setups or []:
-        if name not in matrix["setups"]:
-            sys.exit(
-                f"--setups: {name!r} is not in {args.matrix}; known: {sorted(matrix['setups'])}"
-            )
+    for flag, given, known in (
+        ("--datasets", args.datasets, matrix["datasets"]),
+        ("--splits", args.splits, matrix["splits"]),
+        ("--setups", args.setups, matrix["setups"]),
+    ):
+        if unknown := sorted(set(given or []) - set(known)):
+            sys.exit(f"{flag}: {unknown} not in {args.matrix}; it has {sorted(known)}")
     cells = expand(matrix, args.datasets, args.splits, args.setups, args.seeds)
     failures = 0
     for cell in cells:

@@ -37,6 +37,8 @@ def test_expand_narrows_by_lists_and_by_each_setups_only():
         ("a", "s1", "x", 1),
         ("a", "s2", "x", 1),
     ]
+    with pytest.raises(SystemExit, match=r"--setups: \['nope'\] not in"):
+        run.main(["--setups", "k1", "nope", "--dry-run"])
 
 
 def test_every_record_is_a_cell_of_the_matrix_and_every_cell_has_a_record():
