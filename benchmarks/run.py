@@ -293,13 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         if rec is None:
             failures += 1
             continue
-        append_jsonl(
-            args.results, {**dict(zip(KEY, cell, strict=True)), **rec, "machine": machine()}
-        )
-        log(
-            f"recorded {cell}: "
-            + json.dumps({k: v for k, v in rec.items() if k.startswith("test_")})
-        )
+        key = dict(zip(KEY, cell, strict=True))
+        append_jsonl(args.results, {**key, **rec, "machine": machine()})
+        log(f"recorded {cell}: {json.dumps({k: v for k, v in rec.items() if 'test_' in k})}")
     return 1 if failures else 0
 
 

@@ -111,12 +111,10 @@ def records_table(recs: Records, spec: dict) -> list[str]:
     for ds in spec.get("datasets", recs.tasks):
         for setup, label in spec["rows"].items() if by_setup else [("", None)]:
             seeds = paired_seeds(recs, spec, ds, setup)
-            cells = [cell(recs, c, ds, spec["split"], setup, seeds) for c in spec["columns"]]
-            if any(
-                v is not None
-                for c, v in zip(spec["columns"], cells, strict=True)
-                if c.get("stat") != "metric"
-            ):
+            cols = spec["columns"]
+            cells = [cell(recs, c, ds, spec["split"], setup, seeds) for c in cols]
+            values = [v for c, v in zip(cols, cells, strict=True) if c.get("stat") != "metric"]
+            if any(v is not None for v in values):
                 rows.append([ds, *([label] if by_setup else []), *(v or NONE for v in cells)])
     return md_table(head, rows)
 
@@ -147,8 +145,10 @@ def runs_table(recs: Records, spec: dict) -> list[str]:
     """Every record, so that nothing hides behind a mean."""
     order = {ds: i for i, ds in enumerate(recs.tasks)}
     rows = []
-    key = lambda r: (r["split"] != "scaffold", order[r["dataset"]], r["setup"], r["seed"])  # noqa: E731
-    for r in sorted(recs.records, key=key):
+    for r in sorted(
+        recs.records,
+        key=lambda r: (r["split"] != "scaffold", order[r["dataset"]], r["setup"], r["seed"]),
+    ):
         segs = r.get("train_segments") or 1
         wall = r.get("train_wall_s")
         wall = NONE if wall is None else f"{wall}" + (f" ({segs} segments)" if segs > 1 else "")
