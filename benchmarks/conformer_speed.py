@@ -13,7 +13,7 @@ For a subset of ESOL, side by side in one run, for K=1 and K=10, with and withou
 
 Usage::
 
-    nice python benchmarks/conformer_speed.py [ESOL.csv] [--limit 200] [--configs 1:none ...]
+    nice python -m benchmarks.conformer_speed [ESOL.csv] [--limit 200] [--configs 1:none ...]
 
 The default input is ``../shared/data/esol.csv`` next to the repository. The last line
 printed is JSON with every figure.
@@ -22,10 +22,8 @@ printed is JSON with every figure.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -34,12 +32,11 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
-from _common import cpu_seconds
-from _common import machine as common_machine
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
+from benchmarks._common import cpu_seconds, machine
 from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
 from molprop.data.conformer_jobs import build_ensembles
@@ -104,15 +101,6 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
     }
 
 
-def machine() -> str:
-    """CPU model, cores and library versions (one line)."""
-    info = common_machine()
-    return (
-        f"{platform.node()} | {info['cpu']} | {info['nproc']} cores | Python "
-        f"{info['python']} | RDKit {rdkit.__version__}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("esol", nargs="?", default=str(DEFAULT_ESOL), help="ESOL CSV")
@@ -122,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]))
-    print("machine:", machine())
-    print("date:", dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    print("machine:", json.dumps({**machine(), "rdkit": rdkit.__version__}))
     load_before = os.getloadavg()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*load_before))
     smiles = pd.read_csv(args.esol)["smiles"].tolist()[: args.limit]
@@ -140,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         json.dumps(
             {
-                "input": args.esol,
+                "input": Path(args.esol).name,
                 "limit": args.limit,
                 "load_before": load_before,
                 "load_after": load_after,

@@ -1,7 +1,7 @@
 """Predict throughput (molecules/s, conformer generation included) and peak memory.
 
 1. Throughput: ``molprop.inference.stream.predict`` on N SMILES (default the first 200 of
-   ../shared/data/esol.csv, else a built-in list) with a run that has the app's default
+   ../shared/data/esol.csv) with a run that has the app's default
    conformer settings (K=3, ETKDGv3 + MMFF) and the ``model=small`` backbone. Model loading
    is timed separately; the rate covers conformer generation, featurisation and inference.
 2. Peak memory: ``python predict.py RUN --input rows.csv --output out.csv --num-conformers 1``
@@ -15,7 +15,7 @@
 
 Weights are untrained (inference costs the same as for a trained model). Usage::
 
-    nice -n 19 python benchmarks/predict_throughput.py [--rows 10000 30000 100000]
+    nice -n 19 python -m benchmarks.predict_throughput [--rows 10000 30000 100000]
 
 The last line printed is a JSON summary.
 """
@@ -34,44 +34,26 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import command_line, cpu_seconds, machine
+
+from benchmarks._common import command_line, cpu_seconds, machine
 
 REPO = Path(__file__).resolve().parents[1]
 ESOL = REPO.parent / "shared" / "data" / "esol.csv"
-FALLBACK = [
-    *("CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1", "OCC(O)CO"),
-    *("CC(C)Cc1ccc(cc1)C(C)C(=O)O", "c1ccc2ccccc2c1", "ClC(Cl)Cl", "CCN(CC)CC", "O=C1CCCCC1"),
-    *("CC(C)(C)OC(=O)N", "Nc1ccc(cc1)S(N)(=O)=O", "C1CCOC1", "CCCCCCCC", "FC(F)(F)c1ccccc1"),
-]
-SMALL = dict(
-    num_layers=2,
-    max_degree=1,
-    channels=16,
-    num_heads=4,
-    radial_hidden=32,
-    num_radial=16,
-    head_hidden=64,
-)
-TINY = dict(
-    num_layers=1,
-    max_degree=1,
-    channels=4,
-    num_heads=2,
-    radial_hidden=8,
-    num_radial=6,
-    head_hidden=8,
-)
-DEFAULT_CONFORMERS = dict(
-    num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5, optimize="mmff", timeout=60
-)
+# the backbone of conf/model/small.yaml, and a smaller one than tiny.yaml for the memory runs
+SMALL = dict(num_layers=2, max_degree=1, channels=16, num_heads=4, radial_hidden=32)
+SMALL.update(num_radial=16, head_hidden=64)
+TINY = dict(num_layers=1, max_degree=1, channels=4, num_heads=2, radial_hidden=8)
+TINY.update(num_radial=6, head_hidden=8)
+DEFAULT_CONFORMERS = dict(num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5)
+DEFAULT_CONFORMERS.update(optimize="mmff", timeout=60)
 FAST_CONFORMERS = dict(DEFAULT_CONFORMERS, prune_rms=0.0, max_attempts=2, optimize="none")
 
 
 def smiles_list() -> list[str]:
-    """Unique SMILES: ESOL when available, else a built-in list."""
-    if ESOL.is_file():
-        return pd.read_csv(ESOL)["smiles"].drop_duplicates().tolist()
-    return FALLBACK
+    """The unique SMILES of ESOL."""
+    if not ESOL.is_file():
+        raise SystemExit(f"{ESOL} not found: this benchmark predicts ESOL's molecules")
+    return pd.read_csv(ESOL)["smiles"].drop_duplicates().tolist()
 
 
 def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
@@ -153,20 +135,8 @@ def peak_rss(
         {"id": range(rows), "smiles": [smiles[i % len(smiles)] for i in range(rows)]}
     ).to_csv(csv, index=False)
     out = work / f"out_{rows}.csv"
-    cmd = [
-        sys.executable,
-        str(REPO / "predict.py"),
-        str(run_dir),
-        "--input",
-        str(csv),
-        "--output",
-        str(out),
-        "--num-conformers",
-        "1",
-        "--workers",
-        str(workers),
-        "--quiet",
-    ]
+    cmd = [sys.executable, str(REPO / "predict.py"), str(run_dir), "--input", str(csv)]
+    cmd += ["--output", str(out), "--num-conformers", "1", "--workers", str(workers), "--quiet"]
     cmd += ["--cache-dir", str(cache_dir)] if cache_dir else []
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     start = time.perf_counter()
@@ -209,34 +179,18 @@ def main() -> None:
     """Run both measurements and print a JSON summary as the last line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--molecules", type=int, default=200, help="SMILES for throughput")
-    parser.add_argument(
-        "--rows",
-        type=int,
-        nargs="*",
-        default=[10_000, 30_000, 100_000],
-        help="row counts for the peak-memory runs (none: skip)",
-    )
+    parser.add_argument("--rows", type=int, nargs="*", default=[10_000, 30_000, 100_000])
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="embedding workers")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="peak-memory runs without the "
-        "conformer cache (default: a cache warmed by one pass over the unique "
-        "SMILES, so repeats skip embedding and 100k rows stay affordable)",
-    )
-    parser.add_argument(
-        "--run-dir",
-        type=Path,
-        help="trained run for throughput (default: "
-        "untrained model=small with default conformer settings)",
-    )
+    # without a cache warmed by one pass over the unique SMILES, 100k rows embed 100k times
+    parser.add_argument("--no-cache", action="store_true", help="memory runs without a cache")
+    parser.add_argument("--run-dir", type=Path, help="trained run (default: untrained small)")
     args = parser.parse_args()
     print("command:", command_line())
     info = machine()
     print("machine:", json.dumps(info))
     smiles = smiles_list()
-    summary: dict = {"machine": info, "smiles_source": str(ESOL) if ESOL.is_file() else "builtin"}
+    summary: dict = {"machine": info, "smiles_source": "esol.csv"}
     with tempfile.TemporaryDirectory(prefix="predict_bench_") as tmp:
         work = Path(tmp)
         run = args.run_dir or make_run(work / "small_run", SMALL, DEFAULT_CONFORMERS)

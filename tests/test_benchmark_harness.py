@@ -1,113 +1,181 @@
-"""The benchmark harness's own logic: resuming runs, the README sync, spread scoring.
+"""The benchmark runner and table filler (``benchmarks/``), without any training.
 
-The benchmarks themselves are not part of the test suite; these checks use stand-in commands
-and records, so they need neither the shared datasets nor a training run.
+Stand-in commands, records and a stand-in peer script replace train.py and chemprop; the
+matrix's overrides are composed against ``conf/`` so that a renamed config key fails here.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-_resume = pytest.importorskip("_resume")
-_report_readme = pytest.importorskip("_report_readme")
-bagging_inference = pytest.importorskip("bagging_inference")
+from benchmarks import run, tables
 
+REPO = Path(__file__).resolve().parent.parent
+MATRIX = yaml.safe_load((REPO / "benchmarks" / "matrix.yaml").read_text())
 ECHO = [sys.executable, "-c", "import sys; print(sys.argv[1:])"]
 
 
-def _fake_checkpoints(run_dir: Path, members: int, age_s: float) -> None:
-    for m in range(members):
-        d = run_dir / "checkpoints" / f"member_{m}"
-        d.mkdir(parents=True, exist_ok=True)
-        for name in ("best.ckpt", "last.ckpt"):
-            (d / name).write_text("x")
-            stamp = time.time() - age_s
-            os.utime(d / name, (stamp, stamp))
-
-
-def test_fresh_run_records_one_segment(tmp_path):
-    run = tmp_path / "run"
-    res = _resume.train_segment([*ECHO, "a"], run, "code1", tmp_path / "train.log")
-    assert res["rc"] == 0 and len(res["segments"]) == 1
-    assert res["cpu_s"] is not None
-    assert "['a']" in (tmp_path / "train.log").read_text()
-
-
-def test_killed_run_continues_from_latest_member_checkpoint(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    start = time.time() - 100
-    state = {"code": "code1", "segments": [{"start": start, "command": "train"}]}
-    (run / _resume.SEGMENTS).write_text(json.dumps(state))
-    _fake_checkpoints(run, members=2, age_s=40)
-    res = _resume.train_segment(ECHO, run, "code1", tmp_path / "train.log")
-    assert res["rc"] == 0
-    assert res["segments"][0]["killed"] is True
-    assert res["segments"][0]["wall_s"] == pytest.approx(60, abs=2)
-    assert res["cpu_s"] is None and res["wall_s"] >= res["segments"][0]["wall_s"]
-    assert res["segments"][1]["command"].endswith("member_1/last.ckpt")
-
-
-def test_finished_training_is_not_repeated_and_other_code_starts_afresh(tmp_path):
-    run = tmp_path / "run"
-    _resume.train_segment(ECHO, run, "code1", tmp_path / "train.log")
-    (run / "model").mkdir()
-    again = _resume.train_segment([*ECHO, "never"], run, "code1", tmp_path / "train.log")
-    assert len(again["segments"]) == 1
-    assert "never" not in (tmp_path / "train.log").read_text()
-    _fake_checkpoints(run, members=1, age_s=5)
-    fresh = _resume.train_segment(ECHO, run, "code2", tmp_path / "train.log")
-    assert len(fresh["segments"]) == 1 and not (run / "checkpoints").exists()
-
-
-def _record(ds, setup, seed, value, **extra):
-    key = "test_roc_auc" if ds == "bbbp" else "test_rmse"
-    return {"dataset": ds, "split": "scaffold", "setup": setup, "seed": seed, key: value, **extra}
-
-
-def test_readme_blocks_are_rewritten_between_markers_only(tmp_path):
-    chem = [{**_record("esol", None, None, v), "pytorch_seed": s} for s, v in enumerate((1.0, 0.8))]
-    mp = [_record("esol", "k10_ens3", s, v) for s, v in enumerate((0.7, 0.9))]
-    readme = tmp_path / "README.md"
-    readme.write_text(
-        "intro\n<!-- benchmarks:accuracy-scaffold -->\nstale\n"
-        "<!-- /benchmarks:accuracy-scaffold -->\noutro\n"
-    )
-    blocks = {
-        "accuracy-scaffold": _report_readme.accuracy_block(chem, mp, "scaffold"),
-        "ensemble": ["x"],
+def test_expand_narrows_by_lists_and_by_each_setups_only():
+    matrix = {
+        "datasets": {"a": {}, "b": {}},
+        "splits": ["s1", "s2"],
+        "seeds": [0, 1],
+        "setups": {"x": {}, "y": {"only": {"datasets": ["b"], "splits": ["s1"], "seeds": [1]}}},
     }
-    missing = _report_readme.update_readme(readme, blocks)
-    text = readme.read_text()
-    assert missing == ["ensemble"]
-    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
-    assert (
-        "| ESOL (RMSE ↓) | 0.900 ± 0.141 (n=2) | not run | not run | 0.800 ± 0.141 (n=2) |" in text
-    )
-    assert "on 1 of 1 datasets" in text and "molprop ahead by 0.100" in text
-
-
-def test_spread_error_ranks_probability_error_for_classification(tmp_path):
-    # The wider the conformer spread, the further the probability from the 0/1 label.
-    preds = tmp_path / "preds.csv"
-    rows = [
-        ("C", 0.9, 0.01),
-        ("CC", 0.3, 0.10),
-        ("CCC", 0.6, 0.05),
-        ("CCCC", 0.1, 0.20),
-        ("O", "", ""),
+    cells = run.expand(matrix)
+    assert len(cells) == 2 * 2 * 2 + 1 and ("b", "s1", "y", 1) in cells
+    assert run.expand(matrix, datasets=["a"], seeds=[1]) == [
+        ("a", "s1", "x", 1),
+        ("a", "s2", "x", 1),
     ]
-    lines = ["smiles,p_np,p_np_conformer_std,num_conformers,error"]
-    lines += [f"{smi},{p},{s},3," for smi, p, s in rows]
-    preds.write_text("\n".join(lines) + "\n")
-    labels = [1.0, 1.0, 1.0, 1.0, 0.0]  # |p - y| = 0.1, 0.7, 0.4, 0.9; the last row unpredicted
-    assert bagging_inference.spread_error("bbbp", preds, labels) == pytest.approx(1.0)
-    labels[3] = 0.0  # |p - y| of the widest spread drops to 0.1: no longer a perfect ranking
-    assert bagging_inference.spread_error("bbbp", preds, labels) < 1.0
+    with pytest.raises(SystemExit, match=r"--setups: \['nope'\] not in"):
+        run.main(["--setups", "k1", "nope", "--dry-run"])
+
+
+def test_every_record_is_a_cell_of_the_matrix_and_every_cell_has_a_record():
+    records = tables.load().records
+    keys = [tuple(r[k] for k in run.KEY) for r in records]
+    assert len(keys) == len(set(keys)), "two records for one cell"
+    assert set(keys) == set(run.expand(MATRIX))
+
+
+def test_matrix_overrides_compose_with_the_apps_config(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    seen = set()  # each training setup once, and each dataset once
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        for ds, split, setup, seed in run.expand(MATRIX, seeds=[0]):
+            name = MATRIX["setups"][setup].get("train_as", setup)
+            if "peer" in MATRIX["setups"][setup] or {ds, name} <= seen:
+                continue
+            seen |= {ds, name}
+            overrides = run.train_overrides(MATRIX, (ds, split, setup, seed), tmp_path, tmp_path)
+            cfg = compose("train", [o for o in overrides if not o.startswith("hydra.")])
+            assert cfg.bagging.num_conformers == int(name.split("_")[0][1:])
+            assert cfg.ensemble.size == (int(name.split("ens")[1][0]) if "_ens" in name else 1)
+            assert cfg.data.split_key == split and cfg.data.name == ds
+            assert (cfg.conformers.max_attempts == 0) == (ds in ("bbbp", "lipo"))
+    trained = [s for s in MATRIX["setups"].values() if not {"peer", "train_as"} & set(s)]
+    assert len(seen) == len(MATRIX["datasets"]) + len(trained)
+
+
+def test_interrupted_training_continues_from_the_latest_member_checkpoint(tmp_path):
+    rd = tmp_path / "runs" / "cell"
+    for m in range(2):
+        (rd / "checkpoints" / f"member_{m}").mkdir(parents=True)
+        ckpt = rd / "checkpoints" / f"member_{m}" / "last.ckpt"
+        ckpt.write_text("x")
+        os.utime(ckpt, (time.time() - 40, time.time() - 40))
+    (rd / "bench_segments.json").write_text(json.dumps([{"start": time.time() - 100}]))
+    rec = run.train(ECHO, rd)
+    assert rec["rc"] == 0 and rec["train_segments"] == 2 and rec["train_cpu_s"] is None
+    segments = json.loads((rd / "bench_segments.json").read_text())
+    assert segments[0]["wall_s"] == pytest.approx(60, abs=3)
+    assert segments[1]["command"].endswith(f"ckpt_path={rd}/checkpoints/member_1/last.ckpt")
+    assert "member_1/last.ckpt" in (tmp_path / "runs" / "cell.train.log").read_text()
+
+
+def test_fresh_training_starts_clean_and_a_finished_one_is_not_repeated(tmp_path):
+    rd = tmp_path / "cell"
+    (rd / "stale").mkdir(parents=True)
+    rec = run.train(ECHO, rd)
+    assert rec["train_segments"] == 1 and rec["train_cpu_s"] is not None
+    assert not (rd / "stale").exists()
+    (rd / "model").mkdir()
+    (rd / "model" / "model.json").write_text("{}")
+    again = run.train([sys.executable, "-c", "raise SystemExit(3)"], rd)
+    assert again == rec
+
+
+def test_score_uses_the_apps_metrics_on_predicted_rows():
+    truth = pd.DataFrame({"smiles": list("ABCD"), "y": [1.0, 2.0, 3.0, 4.0]})
+    preds = pd.DataFrame({"y": [1.5, 2.0, None, 5.0], "y_conformer_std": [0.5, 0.1, None, 0.9]})
+    out = run.score(preds, truth, "y", "regression")
+    assert out["test_rmse"] == pytest.approx(((0.25 + 0 + 1) / 3) ** 0.5, abs=1e-4)
+    assert out["n_unpredicted"] == 1 and out["predict_spearman_conformer"] == pytest.approx(1.0)
+    labels = pd.DataFrame({"smiles": list("ABCD"), "p": [0, 1, 0, 1]})
+    probs = pd.DataFrame({"p": [0.2, 0.7, 0.8, 0.9]})
+    assert run.score(probs, labels, "p", "classification")["test_roc_auc"] == 0.75
+    with pytest.raises(ValueError, match="3 prediction rows for 4"):
+        run.score(probs.head(3), labels, "p", "classification")
+
+
+PEER = """
+import json, sys
+from pathlib import Path
+keep = Path(sys.argv[sys.argv.index("--keep") + 1])
+keep.mkdir(parents=True)
+(keep / "preds.csv").write_text("smiles,y\\nA,1.0\\nB,3.0\\n")
+print("chemprop log line")
+print(json.dumps({"task": "regression", "test_rmse": 0.7071, "train_wall_s": 1.5}))
+"""
+
+
+def test_peer_cell_is_scored_from_its_kept_predictions(tmp_path, monkeypatch):
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "d.csv").write_text("smiles,y\nZ,0.0\nA,1.0\nB,2.0\n")
+    (tmp_path / "splits" / "d.json").write_text(json.dumps({"s": {"test": [1, 2]}}))
+    (tmp_path / "peer.py").write_text(PEER)
+    monkeypatch.setitem(run.PEERS, "fake", tmp_path / "peer.py")
+    matrix = {"datasets": {"d": {"target": "y"}}, "setups": {"p": {"peer": "fake"}}}
+    args = argparse.Namespace(work=tmp_path / "w", data_dir=tmp_path, chemprop=Path("cp"))
+    rec = run.run_peer(matrix, ("d", "s", "p", 0), args)
+    assert rec["test_rmse"] == pytest.approx(0.7071, abs=1e-4) and rec["train_wall_s"] == 1.5
+    assert rec["peer_reported"]["test_rmse"] == 0.7071 and "--pytorch-seed 0" in rec["commands"][0]
+
+
+def _records() -> tables.Records:
+    recs = [
+        {"dataset": "r", "split": "s", "setup": "a", "seed": 0, "test_rmse": 1.0, "x": 5},
+        {"dataset": "r", "split": "s", "setup": "a", "seed": 1, "test_rmse": 2.0, "x": 7},
+        {"dataset": "r", "split": "s", "setup": "b", "seed": 0, "test_rmse": 0.5},
+        {"dataset": "r", "split": "s", "setup": "b_old", "seed": 1, "test_rmse": 0.9},
+        {"dataset": "r", "split": "s", "setup": "b", "seed": 1, "test_rmse": 0.7},
+        {"dataset": "c", "split": "s", "setup": "a", "seed": 0, "test_roc_auc": 0.8},
+        {"dataset": "c", "split": "s", "setup": "b", "seed": 0, "test_roc_auc": 0.6},
+    ]
+    return tables.Records(recs, {"r": "regression", "c": "classification"})
+
+
+def test_records_tables_give_mean_and_std_and_leave_empty_rows_out():
+    by_ds = {"split": "s", "rows": "datasets", "columns": [{"label": "A", "setup": "a"}]}
+    by_ds["columns"].append({"label": "n", "setup": "a", "stat": "count"})
+    lines = tables.records_table(_records(), by_ds)
+    assert lines[2:] == ["| r | 1.500 ± 0.707 (n=2) | 2 |", "| c | 0.800 (n=1) | 1 |"]
+    paired = {"split": "s", "paired": True, "rows": {"b": "B"}, "datasets": ["r"]}
+    paired["columns"] = [{"label": "old", "setup": "{setup}_old"}, {"label": "now"}]
+    assert tables.records_table(_records(), paired)[2:] == ["| r | B | 0.900 (n=1) | 0.700 (n=1) |"]
+    empty = {"split": "s", "rows": {"zzz": "Z"}, "columns": [{"label": "v", "field": "x"}]}
+    assert tables.records_table(_records(), empty)[2:] == []
+
+
+def test_goal_table_picks_the_best_setup_in_the_metrics_direction():
+    spec = {"split": "s", "peer": "b", "setups": ["a"]}
+    lines = tables.goal_table(_records(), spec)
+    assert lines[2] == "| r | 0.600 | a | 1.500 | b by 0.900 |"
+    assert lines[3] == "| c | 0.600 | a | 0.800 | molprop by 0.200 |"
+
+
+def test_fill_replaces_only_marked_tables_and_rejects_unknown_names(tmp_path):
+    (tmp_path / "j.json").write_text(json.dumps({"runs": {"p_1": {"t": 1.23456}}}))
+    specs = {"t": {"kind": "json", "file": "j.json", "key": "runs", "names": {"p_1": "peer"}}}
+    specs["t"]["columns"] = ["name", "t", "missing"]
+    text = "Prose 1.\n<!-- table:t -->\nold\n<!-- /table -->\nProse 2.\n"
+    out = tables.fill(text, specs, _records(), tmp_path)
+    assert out.startswith("Prose 1.\n<!-- table:t -->\n| name | t | missing |")
+    assert "| peer | 1.235 | – |\n<!-- /table -->\nProse 2.\n" in out and "old" not in out
+    with pytest.raises(SystemExit, match="no such table"):
+        tables.fill(text.replace(":t ", ":nope "), specs, _records(), tmp_path)
+
+
+def test_benchmarks_md_tables_match_the_records():
+    assert tables.main(["--check"]) == 0

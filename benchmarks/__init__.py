@@ -1,0 +1,1 @@
+"""Benchmarks of molprop, run as ``python -m benchmarks.<name>`` (see BENCHMARKS.md)."""

@@ -1,0 +1,238 @@
+"""Fill the marked tables of BENCHMARKS.md from the benchmark records.
+
+Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block of the document is replaced by the
+table ``NAME`` of ``benchmarks/tables.yaml`` (which says how each is built), computed from
+``benchmarks/results/records.jsonl`` and the other files of ``benchmarks/results/``. Text
+outside the markers is left as it is; ``--check`` only reports whether the document is up
+to date (exit 1 when a table would change).
+
+Usage (from the repository root)::
+
+    python -m benchmarks.tables [--doc BENCHMARKS.md] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmarks._common import REPO, RESULTS, read_jsonl
+
+SPECS = REPO / "benchmarks" / "tables.yaml"
+MATRIX = REPO / "benchmarks" / "matrix.yaml"
+BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
+NONE = "–"
+
+
+def metric_field(task: str) -> str:
+    """Record field of a task's headline test metric."""
+    return "test_roc_auc" if task == "classification" else "test_rmse"
+
+
+def mean_std(vals: list[float], digits: int = 3) -> str:
+    """``mean ± sample std (n=N)``; ``mean (n=1)`` for one value; a dash for none."""
+    if not vals:
+        return NONE
+    m = f"{statistics.fmean(vals):.{digits}f}"
+    m = m.lstrip("-") if float(m) == 0 else m  # no "-0.00"
+    if len(vals) == 1:
+        return f"{m} (n=1)"
+    return f"{m} ± {statistics.stdev(vals):.{digits}f} (n={len(vals)})"
+
+
+def md_table(head: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table: header, separator and one line per row."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+class Records:
+    """The records of the benchmark cells, selectable by dataset, split, setup and seed."""
+
+    def __init__(self, records: list[dict], tasks: dict[str, str]):
+        self.records, self.tasks = records, tasks
+
+    def select(self, seeds=None, **key) -> list[dict]:
+        """Records matching ``key`` (and, when given, one of ``seeds``)."""
+        return [
+            r
+            for r in self.records
+            if all(r.get(k) == v for k, v in key.items()) and (seeds is None or r["seed"] in seeds)
+        ]
+
+    def values(self, rs: list[dict], field: str) -> list[float]:
+        return [float(r[field]) for r in rs if r.get(field) is not None]
+
+    def metric(self, ds: str) -> str:
+        return metric_field(self.tasks[ds])
+
+
+def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> str | None:
+    """One table cell (None when it has no value, so that an empty row can be left out)."""
+    stat = col.get("stat", "mean")
+    if stat == "metric":
+        return "ROC-AUC ↑" if recs.tasks[ds] == "classification" else "RMSE ↓"
+    rs = recs.select(
+        seeds, dataset=ds, split=split, setup=col.get("setup", setup).format(setup=setup)
+    )
+    field = col.get("field") or recs.metric(ds)
+    vals = recs.values(rs, field)
+    if stat == "count":
+        return str(len(rs)) if rs else None
+    if stat == "seeds":
+        return ", ".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"])) or None
+    if stat == "distinct":
+        return ", ".join(f"{v:g}" for v in sorted(set(vals))) or None
+    return mean_std(vals, col.get("digits", 3)) if vals else None
+
+
+def paired_seeds(recs: Records, spec: dict, ds: str, setup: str) -> set[int] | None:
+    """Seeds with a record in every cell of the row, when the table is ``paired``."""
+    if not spec.get("paired"):
+        return None
+    sets = [
+        {r["seed"] for r in recs.select(dataset=ds, split=spec["split"], setup=s)}
+        for s in {col.get("setup", setup).format(setup=setup) for col in spec["columns"]}
+    ]
+    return set.intersection(*sets)
+
+
+def records_table(recs: Records, spec: dict) -> list[str]:
+    """A table of means over seeds: one row per dataset, or per dataset and setup."""
+    by_setup = spec["rows"] != "datasets"
+    head = ["dataset", *(["setup"] if by_setup else []), *(c["label"] for c in spec["columns"])]
+    rows = []
+    for ds in spec.get("datasets", recs.tasks):
+        for setup, label in spec["rows"].items() if by_setup else [("", None)]:
+            seeds = paired_seeds(recs, spec, ds, setup)
+            cols = spec["columns"]
+            cells = [cell(recs, c, ds, spec["split"], setup, seeds) for c in cols]
+            values = [v for c, v in zip(cols, cells, strict=True) if c.get("stat") != "metric"]
+            if any(v is not None for v in values):
+                rows.append([ds, *([label] if by_setup else []), *(v or NONE for v in cells)])
+    return md_table(head, rows)
+
+
+def goal_table(recs: Records, spec: dict) -> list[str]:
+    """Per dataset: the peer's mean, molprop's best setup mean and who is ahead by how much."""
+    rows, split = [], spec["split"]
+    for ds, task in recs.tasks.items():
+        sign = 1 if task == "classification" else -1  # larger is better after the sign
+        peer = recs.values(
+            recs.select(dataset=ds, split=split, setup=spec["peer"]), recs.metric(ds)
+        )
+        ours = {
+            s: statistics.fmean(v)
+            for s in spec["setups"]
+            if (v := recs.values(recs.select(dataset=ds, split=split, setup=s), recs.metric(ds)))
+        }
+        if not peer or not ours:
+            continue
+        best = max(ours, key=lambda s: sign * ours[s])
+        gap = sign * (ours[best] - statistics.fmean(peer))
+        ahead = f"molprop by {gap:.3f}" if gap >= 0 else f"{spec['peer']} by {-gap:.3f}"
+        rows.append([ds, f"{statistics.fmean(peer):.3f}", best, f"{ours[best]:.3f}", ahead])
+    return md_table(["dataset", spec["peer"], "best molprop setup", "its mean", "ahead"], rows)
+
+
+def runs_table(recs: Records, spec: dict) -> list[str]:
+    """Every record, so that nothing hides behind a mean."""
+    order = {ds: i for i, ds in enumerate(recs.tasks)}
+    rows = []
+    for r in sorted(
+        recs.records,
+        key=lambda r: (r["split"] != "scaffold", order[r["dataset"]], r["setup"], r["seed"]),
+    ):
+        segs = r.get("train_segments") or 1
+        wall = r.get("train_wall_s")
+        wall = NONE if wall is None else f"{wall}" + (f" ({segs} segments)" if segs > 1 else "")
+        metric = r.get(recs.metric(r["dataset"]))
+        cells = [r["split"], r["setup"], r["seed"], NONE if metric is None else metric]
+        cells += [
+            r.get("test_mae", NONE),
+            wall,
+            r.get("predict_wall_s", NONE),
+            r.get("code") or NONE,
+        ]
+        rows.append([r["dataset"], *cells])
+    head = ["dataset", "split", "setup", "seed", "test metric", "test MAE", "train wall s"]
+    return md_table([*head, "predict wall s", "code"], rows)
+
+
+def fmt(value) -> str:
+    """A JSON value in a table cell (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return NONE if value is None else str(value).replace("|", "\\|")
+
+
+def json_table(results: Path, spec: dict) -> list[str]:
+    """Rows of ``spec["key"]`` of a results JSON file (a list, a dict of named rows or one row)."""
+    obj = json.loads((results / spec["file"]).read_text())
+    for part in spec.get("key", "").split(".") if spec.get("key") else []:
+        obj = obj[part]
+    if isinstance(obj, dict) and all(isinstance(v, dict) for v in obj.values()):
+        obj = [{"name": spec.get("names", {}).get(k, k), **v} for k, v in obj.items()]
+    rows = obj if isinstance(obj, list) else [obj]
+    return md_table(spec["columns"], [[fmt(r.get(c)) for c in spec["columns"]] for r in rows])
+
+
+def render(name: str, spec: dict, recs: Records, results: Path) -> list[str]:
+    """The lines of table ``name``."""
+    kind = spec.get("kind", "records")
+    if kind == "json":
+        return json_table(results, spec)
+    return {"records": records_table, "goal": goal_table, "runs": runs_table}[kind](recs, spec)
+
+
+def fill(text: str, specs: dict, recs: Records, results: Path) -> str:
+    """``text`` with every marked table recomputed.
+
+    Raises:
+        SystemExit: When a marker names a table that ``tables.yaml`` does not define.
+    """
+
+    def one(m: re.Match) -> str:
+        if m.group(2) not in specs:
+            sys.exit(f"<!-- table:{m.group(2)} -->: no such table in {SPECS}; have {sorted(specs)}")
+        body = "\n".join(render(m.group(2), specs[m.group(2)], recs, results))
+        return m.group(1) + body + "\n" + m.group(4)
+
+    return BLOCK.sub(one, text)
+
+
+def load(results: Path = RESULTS, matrix: Path = MATRIX) -> Records:
+    """The records, with each dataset's task type taken from its records."""
+    records = read_jsonl(results / "records.jsonl")
+    names = yaml.safe_load(matrix.read_text())["datasets"]
+    tasks = {
+        ds: next((r["task"] for r in records if r["dataset"] == ds and r.get("task")), "regression")
+        for ds in names
+    }
+    return Records(records, tasks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--doc", type=Path, default=REPO / "BENCHMARKS.md")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
+    args = ap.parse_args(argv)
+    text = args.doc.read_text()
+    new = fill(text, yaml.safe_load(SPECS.read_text()), load(args.results), args.results)
+    if args.check:
+        print(f"{args.doc}: " + ("up to date" if new == text else "tables out of date"))
+        return int(new != text)
+    args.doc.write_text(new)
+    print(f"filled {len(BLOCK.findall(new))} tables of {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
