@@ -135,6 +135,12 @@ def test_calibration_set_round_trip_apply_and_old_runs():
     with pytest.raises(InputError, match=r"expected \[n, 2\]"):
         again.apply(mean[:, :1], std[:, :1])
     assert load_record(None) is None
+    with pytest.raises(InputError, match="task='ranking'"):
+        load_record(stored | {"task": "ranking"})
+    with pytest.raises(InputError, match="expected \\['components', 'method'"):
+        load_record({k: v for k, v in stored.items() if k != "tasks"})
+    with pytest.raises(InputError, match="components=\\['dropout'\\]"):
+        load_record(stored | {"components": ["dropout"]})
     note = missing_columns_note(None, ["a"], "regression")
     assert "a_std, a_lower, a_upper" in note
     assert missing_columns_note(record, ["a", "b"], "regression") is None

@@ -120,7 +120,12 @@ class CalibrationSet:
                 f"uncertainty record: version={raw['version']!r}; this molprop reads "
                 f"version {CALIBRATION_VERSION}"
             )
-        kind = Calibration if raw["task"] == "regression" else ProbabilityCalibration
+        kinds = {"regression": Calibration, "classification": ProbabilityCalibration}
+        if raw["task"] not in kinds:
+            raise InputError(
+                f"uncertainty record: task={raw['task']!r}; expected regression/classification"
+            )
+        kind = kinds[raw["task"]]
         tasks = raw["tasks"] if isinstance(raw["tasks"], list) else []
         out = cls(raw["task"], tuple(raw["components"]), tuple(kind.from_dict(t) for t in tasks))
         if out.method != raw["method"]:
