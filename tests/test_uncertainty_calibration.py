@@ -73,8 +73,7 @@ def test_conformal_quantile_uses_the_finite_sample_rank():
     scores = np.arange(1.0, 10.0)  # n = 9
     assert conformal_quantile(scores, 0.9) == 9.0  # ceil(10 * 0.9) = 9th smallest
     assert conformal_quantile(scores, 0.5) == 5.0  # ceil(10 * 0.5) = 5th
-    with pytest.raises(InputError, match="coverage=0.95"):
-        conformal_quantile(scores, 0.95)  # ceil(9.5) = 10 > n
+    assert conformal_quantile(scores, 0.95) == math.inf  # ceil(9.5) = 10 > n: unbounded
     with pytest.raises(InputError, match=r"\(0, 1\)"):
         conformal_quantile(scores, 1.5)
 
@@ -109,6 +108,9 @@ def test_calibration_json_round_trip_and_clear_errors():
     mean, std, target = heteroscedastic(rng, 40)
     cal = fit_calibration(mean, std, target, "logS", coverage=0.8)
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    assert cal.max_coverage == pytest.approx(40 / 41)
+    _, lower, upper = cal.apply(np.zeros(1), np.ones(1), coverage=0.99)
+    assert lower[0] == -math.inf and upper[0] == math.inf
     bad = cal.to_dict() | {"scale": -1.0}
     with pytest.raises(InputError, match=r"'logS'.*scale=-1.0.*> 0"):
         Calibration.from_dict(bad)

@@ -65,7 +65,8 @@ Both have defaults, so an old ``model.json`` still loads and ``FORMAT_VERSION`` 
 print ``missing_columns_note(record, names, task)`` once and leave those columns out.
 Otherwise ``predict_graphs`` keeps the member ``Aggregated`` it already builds, computes
 ``std`` as in step 2 with ``record.components`` and fills ``record.apply(prediction, std,
-coverage)``; the CLI gets ``--coverage`` (default ``None``: the run's).
+coverage)``; the CLI gets ``--coverage`` (default ``None``: the run's) and says when it is
+above a task's ``Calibration.max_coverage`` (``n / (n + 1)``, then the bounds are infinite).
 
 Scoring another tool (e.g. chemprop, ``M`` models): ``variance_parts(means [M, n, T])`` on
 its val and test predictions, then steps 3 and 4 unchanged; ``evaluation.bootstrap_ci`` on

@@ -69,23 +69,18 @@ def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
         coverage: Target coverage ``1 - alpha`` in ``(0, 1)``.
 
     Returns:
-        The quantile ``q``.
+        The quantile ``q``; ``inf`` when ``k > n``, i.e. ``coverage > n / (n + 1)``: so few
+        calibration molecules guarantee that coverage only with an unbounded interval (a
+        command line should check :attr:`Calibration.max_coverage` and say so).
 
     Raises:
-        InputError: When ``n`` is too small for ``coverage`` (``k > n``: the interval would be
-            unbounded).
+        InputError: For a coverage outside ``(0, 1)``.
     """
     coverage = _check_coverage(coverage)
     n = len(scores)
     # the tolerance keeps e.g. (9 + 1) * 0.9 = 9.000000000000002 at k = 9
     k = math.ceil((n + 1) * coverage - 1e-9)
-    if k > n:
-        raise InputError(
-            f"coverage={coverage}: needs at least {math.ceil(coverage / (1 - coverage))} "
-            f"calibration molecules, the run was calibrated on {n}; expected coverage <= "
-            f"{n / (n + 1):.4g}"
-        )
-    return float(scores[max(k, 1) - 1])
+    return float(scores[max(k, 1) - 1]) if k <= n else math.inf
 
 
 def _finite(task: str, name: str, value, positive: bool = False) -> float:
@@ -175,6 +170,11 @@ class Calibration:
     def from_dict(cls, raw: dict) -> Calibration:
         """Rebuild from :meth:`to_dict` output; ``InputError`` names any invalid field."""
         return cls(**read_fields(cls, raw))
+
+    @property
+    def max_coverage(self) -> float:
+        """Highest coverage with a finite interval, ``n / (n + 1)`` for ``n`` scores."""
+        return len(self.scores) / (len(self.scores) + 1)
 
     def quantile(self, coverage: float | None = None) -> float:
         """Conformal quantile ``q`` (in calibrated stds) at ``coverage`` (default: the run's)."""
