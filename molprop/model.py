@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 TASK_TYPES = ("regression", "classification")
+#: Added to the softplus of the variance outputs so a predicted variance is never 0.
+MIN_VARIANCE = 1e-6
 
 
 def build_backbone(backbone: dict[str, Any]) -> nn.Module:
@@ -41,6 +44,8 @@ class PropertyModel(nn.Module):
         scaler_std: Per-task std of the training targets (ignored for classification).
         backbone_module: Pre-built backbone (tests use small fakes); built from
             ``backbone`` when ``None``.
+        variance_head: Regression only: the backbone outputs ``2T`` values, the standardised
+            mean and a variance (see :meth:`split_output`), trained with a Gaussian NLL.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class PropertyModel(nn.Module):
         scaler_mean: Sequence[float] | None = None,
         scaler_std: Sequence[float] | None = None,
         backbone_module: nn.Module | None = None,
+        variance_head: bool = False,
     ) -> None:
         super().__init__()
         if task not in TASK_TYPES:
@@ -58,7 +64,8 @@ class PropertyModel(nn.Module):
         num_tasks = len(task_names)
         self.task = task
         self.task_names = list(task_names)
-        self.backbone_kwargs = {**backbone, "out_dim": num_tasks}
+        self.variance_head = _check_variance_head(variance_head, task)
+        self.backbone_kwargs = {**backbone, "out_dim": num_tasks * (2 if variance_head else 1)}
         self.backbone = backbone_module or build_backbone(self.backbone_kwargs)
         mean = torch.zeros(num_tasks) if scaler_mean is None else torch.as_tensor(scaler_mean)
         std = torch.ones(num_tasks) if scaler_std is None else torch.as_tensor(scaler_std)
@@ -76,7 +83,8 @@ class PropertyModel(nn.Module):
                 ``edge_attr [E, F_edge]`` and ``batch [N]``.
 
         Returns:
-            Standardised predictions or logits. Shape ``[B, T]``.
+            Standardised predictions or logits. Shape ``[B, T]``; ``[B, 2T]`` with the
+            variance head (split by :meth:`split_output`).
         """
         out = self.backbone(batch)
         return out.reshape(out.shape[0], -1)
@@ -85,9 +93,26 @@ class PropertyModel(nn.Module):
         """Standardise raw targets ``[B, T]`` (identity for classification)."""
         return (y - self.scaler_mean) / self.scaler_std
 
+    def split_output(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Split raw outputs into the standardised mean and the variance in scaled units.
+
+        Args:
+            raw: :meth:`forward` output. Shape ``[B, T]`` (``[B, 2T]`` with the variance head).
+
+        Returns:
+            ``(mean [B, T], variance [B, T])``; the variance is ``softplus(raw[:, T:]) +``
+            :data:`MIN_VARIANCE` with the variance head and ``None`` without. It is the
+            variance of the *standardised* target: in target units it is
+            ``variance * scaler_std ** 2`` (see :meth:`predict_with_variance`).
+        """
+        if not self.variance_head:
+            return raw, None
+        t = len(self.task_names)
+        return raw[:, :t], F.softplus(raw[:, t:].float()) + MIN_VARIANCE
+
     def to_output(self, raw: torch.Tensor) -> torch.Tensor:
         """Map raw outputs ``[B, T]`` to target units (regression) or probabilities."""
-        raw = raw.float()
+        raw = self.split_output(raw)[0].float()
         if self.task == "classification":
             return torch.sigmoid(raw)
         return raw * self.scaler_std + self.scaler_mean
@@ -96,3 +121,29 @@ class PropertyModel(nn.Module):
     def predict(self, batch) -> torch.Tensor:
         """Per-conformer predictions in output space. Shape ``[B, T]``."""
         return self.to_output(self(batch))
+
+    @torch.no_grad()
+    def predict_with_variance(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-conformer predictions and predicted variances in target units (variance head).
+
+        Returns:
+            ``(prediction [B, T], variance [B, T])`` with ``variance = var_scaled * scaler_std**2``.
+
+        Raises:
+            ValueError: When the model has no variance head.
+        """
+        if not self.variance_head:
+            raise ValueError("predict_with_variance needs a model built with variance_head=True")
+        raw = self(batch)
+        variance = self.split_output(raw)[1]
+        return self.to_output(raw), variance * self.scaler_std**2
+
+
+def _check_variance_head(variance_head: bool, task: str) -> bool:
+    """Check that the variance head is asked for regression only (a probability is its own)."""
+    if variance_head and task != "regression":
+        raise ValueError(
+            f"variance_head=True needs task='regression', got task={task!r}; a classifier's "
+            "probability p already gives the variance p (1 - p)"
+        )
+    return bool(variance_head)

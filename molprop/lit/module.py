@@ -17,6 +17,8 @@ from molprop.metrics import compute_metrics
 from molprop.model import PropertyModel
 
 LOSSES = ("mse", "smooth_l1", "bce")
+#: The loss of a model with a variance head (``variance_head=True``).
+GAUSSIAN_NLL = "gaussian_nll"
 
 
 def masked_loss(raw: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
@@ -43,6 +45,46 @@ def masked_loss(raw: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Ten
         raise ValueError(f"model.loss={loss!r} is not supported; expected one of {LOSSES}")
     count = mask.sum()
     return (values * mask).sum() / count.clamp(min=1)
+
+
+def masked_gaussian_nll(
+    mean: torch.Tensor, variance: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Mean Gaussian negative log-likelihood over the non-NaN target entries.
+
+    Args:
+        mean: Predicted standardised means. Shape ``[B, T]``.
+        variance: Predicted variances of the standardised targets (> 0). Shape ``[B, T]``.
+        target: Standardised targets, NaN where missing. Shape ``[B, T]``.
+
+    Returns:
+        Scalar loss ``mean(log(var) / 2 + (target - mean)^2 / (2 var))`` (torch's
+        ``gaussian_nll_loss`` without its constant); exactly 0 when every target is missing.
+    """
+    mask = ~torch.isnan(target)
+    filled = torch.where(mask, target, torch.zeros_like(target))
+    values = F.gaussian_nll_loss(mean.float(), filled, variance.float(), reduction="none")
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def loss_name(task: str, loss: str, variance_head: bool) -> str:
+    """Name of the training loss: BCE for classification, Gaussian NLL with a variance head.
+
+    Raises:
+        ValueError: For an unknown loss, or a variance head with a loss other than
+            ``mse`` (the default) or ``gaussian_nll``.
+    """
+    if variance_head:
+        if loss not in ("mse", GAUSSIAN_NLL):
+            raise ValueError(
+                f"model.loss={loss!r} with model.variance_head=true: the variance head trains "
+                f"with the Gaussian NLL; expected model.loss 'mse' (default) or {GAUSSIAN_NLL!r}"
+            )
+        return GAUSSIAN_NLL
+    name = "bce" if task == "classification" else loss
+    if name not in LOSSES:
+        raise ValueError(f"model.loss={loss!r} is not supported; expected mse or smooth_l1")
+    return name
 
 
 def unique_conformers(parts: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -84,6 +126,8 @@ class MolpropModule(pl.LightningModule):
         optimizer: Partial ``optimizer(params)``; AdamW(lr=1e-3) when ``None``.
         scheduler: Partial ``scheduler(optimizer[, total_steps=...])`` or ``None``.
         backbone_module: Pre-built backbone (for tests); built from ``backbone`` otherwise.
+        variance_head: Regression: also predict a per-conformer variance, trained with the
+            Gaussian NLL (:func:`masked_gaussian_nll`) instead of ``loss``.
     """
 
     def __init__(
@@ -100,15 +144,20 @@ class MolpropModule(pl.LightningModule):
         optimizer: Callable | None = None,
         scheduler: Callable | None = None,
         backbone_module: nn.Module | None = None,
+        variance_head: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
+        self.loss_name = loss_name(task, loss, variance_head)
         self.model = PropertyModel(
-            backbone, task_names, task, scaler_mean, scaler_std, backbone_module=backbone_module
+            backbone,
+            task_names,
+            task,
+            scaler_mean,
+            scaler_std,
+            backbone_module=backbone_module,
+            variance_head=variance_head,
         )
-        self.loss_name = "bce" if task == "classification" else loss
-        if self.loss_name not in LOSSES:
-            raise ValueError(f"model.loss={loss!r} is not supported; expected mse or smooth_l1")
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self._epoch_outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {"val": [], "test": []}
@@ -121,8 +170,11 @@ class MolpropModule(pl.LightningModule):
         raw = self.model(batch)
         # at least float32: under bf16-mixed autocast raw is bfloat16, which would round targets
         dtype = torch.promote_types(raw.dtype, torch.float32)
-        target = self.model.scale_targets(batch.y.reshape(raw.shape).to(dtype))
-        return masked_loss(raw.to(dtype), target, self.loss_name), raw
+        mean, variance = self.model.split_output(raw.to(dtype))
+        target = self.model.scale_targets(batch.y.reshape(mean.shape).to(dtype))
+        if variance is not None:
+            return masked_gaussian_nll(mean, variance, target), raw
+        return masked_loss(mean, target, self.loss_name), raw
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """One optimisation step on a batch of conformers."""
