@@ -65,7 +65,7 @@ def train_overrides(dataset: str, split: str, setup: str, seed: int, run_dir: Pa
         f"++data.split_file={SPLITS_DIR / (dataset + '.json')}",
         f"data.split_key={split}",
         f"seed={seed}",
-        f"conformers.num_conformers={max(k, GENERATED)}",
+        f"conformers.pool_size={max(k, GENERATED)}",
         f"bagging.num_conformers={k}",
         f"ensemble.size={m}",
         "ensemble.bootstrap=false",

@@ -62,7 +62,7 @@ TINY = dict(
     head_hidden=8,
 )
 DEFAULT_CONFORMERS = dict(
-    num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5, optimize="mmff", timeout=60
+    pool_size=3, seed=0, prune_rms=0.5, max_attempts=5, optimize="mmff", timeout=60
 )
 FAST_CONFORMERS = dict(DEFAULT_CONFORMERS, prune_rms=0.0, max_attempts=2, optimize="none")
 
@@ -89,7 +89,7 @@ def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
         scaler_std=[1.0],
         conformers=conformers,
         graph=dict(hydrogens="implicit", cutoff=5.0, max_neighbors=16),
-        bagging=dict(num_conformers=conformers["num_conformers"], aggregate="mean"),
+        bagging=dict(num_conformers=conformers["pool_size"], aggregate="mean"),
         data=dict(smiles_column="smiles", largest_fragment=True),
     )
     artifacts.save_spec(path, spec)

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-TASK_TYPES = ("regression", "classification")
+from molprop.data.tables import TASKS
 
 
 def build_backbone(backbone: dict[str, Any]) -> nn.Module:
@@ -53,8 +53,8 @@ class PropertyModel(nn.Module):
         backbone_module: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if task not in TASK_TYPES:
-            raise ValueError(f"task={task!r} is not supported; expected one of {TASK_TYPES}")
+        if task not in TASKS:
+            raise ValueError(f"task={task!r} is not supported; expected one of {TASKS}")
         num_tasks = len(task_names)
         self.task = task
         self.task_names = list(task_names)

@@ -69,7 +69,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
         del cfg["hydra"]
     job = _check_job_config(cfg, tmp_path)
     assert job["model"]["backbone"]["cutoff"] == job["graph"]["cutoff"]
-    assert job["conformers"]["num_conformers"] == job["bagging"]["num_conformers"]
+    assert job["conformers"]["pool_size"] == job["bagging"]["num_conformers"]
     assert Path(job["paths"]["shared_data"]).name == "data"
 
 
