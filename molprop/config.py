@@ -31,11 +31,11 @@ def from_mapping(
         values: The group's settings; missing keys take the field defaults.
         group: Name of the group, used in error messages (``conformers``, ``data``, ...).
         renamed: Former key names and their current ones (``{"num_conformers":
-            "pool_size"}``), so configs of earlier runs still load; the current key wins
-            when both are present.
+            "pool_size"}``), so configs of earlier runs still load.
 
     Raises:
-        InputError: For a key that is not a field of ``cls``, naming it and the known keys.
+        InputError: For a key that is not a field of ``cls``, naming it and the known keys,
+            or a former key given together with its current name.
     """
     if values is not None and not isinstance(values, Mapping):
         raise InputError(
@@ -43,9 +43,12 @@ def from_mapping(
         )
     kwargs = dict(values or {})
     for old, new in (renamed or {}).items():
+        if old in kwargs and new in kwargs:
+            raise InputError(
+                f"{group}.{old}: renamed to {group}.{new}; received both, expected only {new}"
+            )
         if old in kwargs:
-            value = kwargs.pop(old)
-            kwargs.setdefault(new, value)
+            kwargs[new] = kwargs.pop(old)
     known = [f.name for f in dataclasses.fields(cls)]
     for key in kwargs:
         if key not in known:
