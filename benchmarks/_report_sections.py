@@ -143,7 +143,7 @@ METHOD_NOTES = [
     "`test` of `../shared/data/splits/DATASET.json`; both test metrics are computed by the same "
     "plain-Python RMSE / ROC-AUC code from each tool's prediction CLI output.",
     "- molprop K=1 uses the lowest-energy conformer of the 10 generated per molecule "
-    "(`conformers.num_conformers=10 bagging.num_conformers=1`), so K=1, 3 and 10 share one "
+    "(`conformers.pool_size=10 bagging.num_conformers=1`), so K=1, 3 and 10 share one "
     "conformer cache; K=20 generates 20. Ensembles are 3 models with seeds S, S+1, S+2, without "
     "bootstrap (`ensemble.size=3 ensemble.bootstrap=false`). All other hyperparameters are the "
     "experiment config's (`conf/experiment/DATASET.yaml`).",
