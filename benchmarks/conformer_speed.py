@@ -54,7 +54,7 @@ def plain_loop(smiles: list[str], cfg: ConformerConfig) -> int:
             params.randomSeed = molecule_seed(cfg.seed, smi)
             params.pruneRmsThresh = cfg.prune_rms
             params.numThreads = 1
-            cids = rdDistGeom.EmbedMultipleConfs(mol, cfg.num_conformers, params)
+            cids = rdDistGeom.EmbedMultipleConfs(mol, cfg.pool_size, params)
             if cfg.optimize == "mmff" and len(cids):
                 rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(
                     mol, numThreads=1, maxIters=cfg.max_iters
@@ -72,7 +72,7 @@ def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
 
 def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
     """All measurements for one (K, optimize) setting."""
-    cfg = ConformerConfig(num_conformers=k, optimize=optimize, seed=0, timeout=None)
+    cfg = ConformerConfig(pool_size=k, optimize=optimize, seed=0, timeout=None)
     n = len(smiles)
     plain_wall, plain_cpu, _ = timed(plain_loop, smiles, cfg)
     one_wall, one_cpu, ens = timed(

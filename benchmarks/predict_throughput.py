@@ -44,7 +44,7 @@ SMALL = dict(num_layers=2, max_degree=1, channels=16, num_heads=4, radial_hidden
 SMALL.update(num_radial=16, head_hidden=64)
 TINY = dict(num_layers=1, max_degree=1, channels=4, num_heads=2, radial_hidden=8)
 TINY.update(num_radial=6, head_hidden=8)
-DEFAULT_CONFORMERS = dict(num_conformers=3, seed=0, prune_rms=0.5, max_attempts=5)
+DEFAULT_CONFORMERS = dict(pool_size=3, seed=0, prune_rms=0.5, max_attempts=5)
 DEFAULT_CONFORMERS.update(optimize="mmff", timeout=60)
 FAST_CONFORMERS = dict(DEFAULT_CONFORMERS, prune_rms=0.0, max_attempts=2, optimize="none")
 
@@ -71,7 +71,7 @@ def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
         scaler_std=[1.0],
         conformers=conformers,
         graph=dict(hydrogens="implicit", cutoff=5.0, max_neighbors=16),
-        bagging=dict(num_conformers=conformers["num_conformers"], aggregate="mean"),
+        bagging=dict(num_conformers=conformers["pool_size"], aggregate="mean"),
         data=dict(smiles_column="smiles", largest_fragment=True),
     )
     artifacts.save_spec(path, spec)

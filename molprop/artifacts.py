@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from molprop.data.tables import TASKS
 from molprop.exceptions import MolpropError
-from molprop.model import TASK_TYPES, PropertyModel
+from molprop.model import PropertyModel
 
 FORMAT_VERSION = 1
 
@@ -74,9 +75,12 @@ class ModelSpec:
         backbone: ``SE3Transformer`` kwargs (``out_dim`` included).
         scaler_mean: Per-task target mean (also stored as buffers in the weights).
         scaler_std: Per-task target std.
-        conformers: Conformer-generation settings (``ConformerConfig`` keys).
-        graph: Graph settings (``hydrogens``, ``cutoff``, ``max_neighbors``).
-        bagging: ``num_conformers``, ``train_sampling``, ``aggregate``.
+        conformers: Conformer-generation settings, the fields of
+            :class:`molprop.chem.config.ConformerConfig` (runs written before the rename
+            store ``pool_size`` as ``num_conformers``; both load).
+        graph: Graph settings, the fields of :class:`molprop.data.config.GraphConfig`.
+        bagging: Bagging settings, the fields of :class:`molprop.data.config.BaggingConfig`
+            (``num_conformers`` = K, ``train_sampling``, ``aggregate``).
         data: Input settings predict reuses (``smiles_column``, ``largest_fragment``).
         num_members: Ensemble size M.
         ensemble_aggregate: How member predictions are combined (``mean``/``median``).
@@ -144,7 +148,7 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
         spec = ModelSpec(**raw)
     except TypeError as err:
         raise ArtifactError(f"'{run.model_json}' is incompatible: {err}") from err
-    if spec.task not in TASK_TYPES or len(spec.task_names) != len(spec.scaler_mean):
+    if spec.task not in TASKS or len(spec.task_names) != len(spec.scaler_mean):
         raise ArtifactError(
             f"'{run.model_json}' is inconsistent: task={spec.task!r}, "
             f"{len(spec.task_names)} task names, {len(spec.scaler_mean)} scalers"

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TASK_TYPES = ("regression", "classification")
+from molprop.data.tables import TASKS
+
 #: Added to the softplus of the variance outputs so a predicted variance is never 0.
 MIN_VARIANCE = 1e-6
 
@@ -59,8 +60,8 @@ class PropertyModel(nn.Module):
         variance_head: bool = False,
     ) -> None:
         super().__init__()
-        if task not in TASK_TYPES:
-            raise ValueError(f"task={task!r} is not supported; expected one of {TASK_TYPES}")
+        if task not in TASKS:
+            raise ValueError(f"task={task!r} is not supported; expected one of {TASKS}")
         num_tasks = len(task_names)
         self.task = task
         self.task_names = list(task_names)

@@ -31,7 +31,7 @@ def spec(**kwargs):
         backbone={**BACKBONE, "out_dim": 2},
         scaler_mean=[1.0, -1.0],
         scaler_std=[2.0, 0.5],
-        conformers={"num_conformers": 3},
+        conformers={"pool_size": 3},
         graph={"hydrogens": "implicit", "cutoff": 5.0, "max_neighbors": 8},
         bagging={"num_conformers": 3, "aggregate": "mean"},
         data={"smiles_column": "smiles"},

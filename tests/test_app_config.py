@@ -7,6 +7,8 @@ from conftest import CONF, compose_train
 from hydra.utils import get_method
 from omegaconf import OmegaConf, open_dict
 
+from molprop.train.run import build_settings
+
 GROUPS = sorted(
     p.name for p in CONF.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")
 )
@@ -32,6 +34,7 @@ def _check_job_config(cfg, tmp_path: Path):
         get_method(target)  # importable class or function
     for key in ("seed", "task_name", "data", "model", "bagging", "ensemble", "trainer"):
         assert key in job
+    build_settings(cfg)  # every group's keys and values are valid typed configs
     return job
 
 
@@ -69,7 +72,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
         del cfg["hydra"]
     job = _check_job_config(cfg, tmp_path)
     assert job["model"]["backbone"]["cutoff"] == job["graph"]["cutoff"]
-    assert job["conformers"]["num_conformers"] == job["bagging"]["num_conformers"]
+    assert job["conformers"]["pool_size"] == job["bagging"]["num_conformers"]
     assert Path(job["paths"]["shared_data"]).name == "data"
 
 

@@ -14,7 +14,7 @@ from molprop.chem.config import ConformerConfig
 from molprop.chem.conformers import generate_conformers
 
 SMILES = ["CCO", "CCCCO", "c1ccccc1O"]
-CFG = ConformerConfig(num_conformers=2, seed=3)
+CFG = ConformerConfig(pool_size=2, seed=3)
 
 
 @pytest.fixture
@@ -50,10 +50,10 @@ def test_pool_workers_fill_the_cache(tmp_path):
 
 def test_settings_change_the_key():
     base = cache_key("CCO", CFG.cache_settings())
-    assert base != cache_key("CCO", ConformerConfig(num_conformers=3, seed=3).cache_settings())
-    assert base != cache_key("CCO", ConformerConfig(num_conformers=2, seed=4).cache_settings())
+    assert base != cache_key("CCO", ConformerConfig(pool_size=3, seed=3).cache_settings())
+    assert base != cache_key("CCO", ConformerConfig(pool_size=2, seed=4).cache_settings())
     assert base == cache_key(
-        "CCO", ConformerConfig(num_conformers=2, seed=3, timeout=5).cache_settings()
+        "CCO", ConformerConfig(pool_size=2, seed=3, timeout=5).cache_settings()
     )
 
 

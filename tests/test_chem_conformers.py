@@ -20,10 +20,10 @@ def canonical(smiles):
     return [prepare_smiles(s) for s in smiles]
 
 
-def test_config_from_dict_ignores_unknown_keys_and_validates():
-    cfg = ConformerConfig.from_dict({"num_conformers": 3, "num_workers": 4, "optimize": "UFF"})
-    assert cfg.num_conformers == 3 and cfg.optimize == "uff"
-    assert "timeout" not in cfg.cache_settings()
+def test_config_from_dict_validates():
+    cfg = ConformerConfig.from_dict({"pool_size": 3, "num_workers": 4, "optimize": "UFF"})
+    assert cfg.pool_size == 3 and cfg.num_workers == 4 and cfg.optimize == "uff"
+    assert "timeout" not in cfg.cache_settings() and "num_workers" not in cfg.cache_settings()
     with pytest.raises(InputError) as info:
         ConformerConfig(optimize="gaff")
     assert str(info.value) == (
@@ -32,7 +32,7 @@ def test_config_from_dict_ignores_unknown_keys_and_validates():
 
 
 def test_bit_identical_for_1_and_2_workers_and_any_order():
-    cfg = ConformerConfig(num_conformers=3, seed=7)
+    cfg = ConformerConfig(pool_size=3, seed=7)
     smiles = canonical(SMILES)
     one = generate_conformers(smiles, cfg, num_workers=1)
     two = generate_conformers(smiles, cfg, num_workers=2)
@@ -46,8 +46,8 @@ def test_bit_identical_for_1_and_2_workers_and_any_order():
 
 def test_seed_changes_coordinates_and_depends_on_molecule_only():
     assert molecule_seed(0, "CCO") == molecule_seed(0, "CCO") != molecule_seed(1, "CCO")
-    a = embed_molecule("CCCCCCO", ConformerConfig(num_conformers=1, seed=0))
-    b = embed_molecule("CCCCCCO", ConformerConfig(num_conformers=1, seed=1))
+    a = embed_molecule("CCCCCCO", ConformerConfig(pool_size=1, seed=0))
+    b = embed_molecule("CCCCCCO", ConformerConfig(pool_size=1, seed=1))
     assert not np.array_equal(a.coords, b.coords)
 
 
@@ -56,7 +56,7 @@ def test_input_spelling_does_not_change_coordinates():
 
 
 def test_energies_sorted_fewer_than_k_recorded_and_pruned():
-    ens = embed_molecule("CCCCCCO", ConformerConfig(num_conformers=3, prune_rms=0.5))
+    ens = embed_molecule("CCCCCCO", ConformerConfig(pool_size=3, prune_rms=0.5))
     assert ens.coords.shape == (len(ens), 21, 3) and ens.coords.dtype == np.float64
     assert ens.num_requested == 3 and ens.method == "mmff"
     assert np.all(np.diff(ens.energies) >= 0)
@@ -64,17 +64,17 @@ def test_energies_sorted_fewer_than_k_recorded_and_pruned():
     for i in range(len(ens)):
         for j in range(i):
             assert kabsch_rmsd(ens.coords[i, heavy], ens.coords[j, heavy]) > 0.5
-    small = embed_molecule("C", ConformerConfig(num_conformers=3))
+    small = embed_molecule("C", ConformerConfig(pool_size=3))
     assert len(small) == 1 and small.num_requested == 3
 
 
 def test_optimize_none_keeps_nan_energies():
-    ens = embed_molecule("CCO", ConformerConfig(num_conformers=2, optimize="none", prune_rms=0))
+    ens = embed_molecule("CCO", ConformerConfig(pool_size=2, optimize="none", prune_rms=0))
     assert ens.method == "none" and len(ens) == 2 and np.isnan(ens.energies).all()
 
 
 def test_mmff_falls_back_to_uff():
-    ens = embed_molecule("OB(O)c1ccccc1", ConformerConfig(num_conformers=1))
+    ens = embed_molecule("OB(O)c1ccccc1", ConformerConfig(pool_size=1))
     assert ens.method == "uff" and np.isfinite(ens.energies).all()
 
 
@@ -86,7 +86,7 @@ def test_chirality_kept_in_3d(smiles):
         Chem.MolFromSmiles(prepare_smiles(smiles)), useLegacyImplementation=False
     )
     assert [label for _, label in expected] == [label for _, label in written] != []
-    ens = embed_molecule(prepare_smiles(smiles), ConformerConfig(num_conformers=3, prune_rms=0))
+    ens = embed_molecule(prepare_smiles(smiles), ConformerConfig(pool_size=3, prune_rms=0))
     mol = ens.to_mol()
     for conf in mol.GetConformers():
         probe = Chem.Mol(mol, confId=conf.GetId())
@@ -99,7 +99,7 @@ def test_chirality_kept_in_3d(smiles):
 
 def test_cis_trans_kept_in_3d():
     for smiles in ("C/C=C/C", "C/C=C\\C"):
-        ens = embed_molecule(prepare_smiles(smiles), ConformerConfig(num_conformers=1))
+        ens = embed_molecule(prepare_smiles(smiles), ConformerConfig(pool_size=1))
         probe = ens.to_mol()
         for bond in probe.GetBonds():
             bond.SetStereo(Chem.BondStereo.STEREONONE)
@@ -123,7 +123,8 @@ def test_embedding_failure_and_retry(monkeypatch):
         return []
 
     monkeypatch.setattr(embed_module.rdDistGeom, "EmbedMultipleConfs", never)
-    results = generate_conformers(["CCO"], ConformerConfig(num_conformers=2), num_workers=1)
+    cfg = ConformerConfig(pool_size=2, max_attempts=0)
+    results = generate_conformers(["CCO"], cfg, num_workers=1)
     assert calls == [False, True]
     assert results[0].ensemble is None
     assert results[0].error == (
@@ -136,7 +137,7 @@ def test_timeout_is_a_failure_not_partial_result():
     big = (
         "CC(C)C[C@H](NC(=O)[C@@H](Cc1ccccc1)NC(=O)[C@H](CCCCN)NC(=O)CN)C(=O)N[C@@H](CCC(N)=O)C(=O)O"
     )
-    cfg = ConformerConfig(num_conformers=300, timeout=1, optimize="none", prune_rms=0)
+    cfg = ConformerConfig(pool_size=300, timeout=1, optimize="none", prune_rms=0)
     with pytest.raises(EmbeddingError) as info:
         embed_molecule(prepare_smiles(big), cfg)
     assert str(info.value) == "embedding timed out after 1 s (conformers.timeout)"
@@ -154,6 +155,6 @@ def test_unexpected_rdkit_error_skips_only_that_molecule(monkeypatch):
         return real(smiles, cfg)
 
     monkeypatch.setattr(conformers_module, "embed_molecule", flaky)
-    results = generate_conformers(["CCO", "CCN"], ConformerConfig(num_conformers=1), num_workers=1)
+    results = generate_conformers(["CCO", "CCN"], ConformerConfig(pool_size=1), num_workers=1)
     assert results[0].ensemble is not None
     assert results[1].error == "embedding failed: RuntimeError: boom"

@@ -63,14 +63,21 @@ def test_command_reports_input_errors(tmp_path):
 
 
 def test_command_defaults_match_the_training_config():
-    """Same cache key as `train.py` at K=10: a filled cache saves training's conformer stage."""
+    """Same cache key as a default `train.py`: a filled cache saves its conformer stage."""
     from conftest import compose_train
     from omegaconf import OmegaConf
 
     from molprop.chem.config import ConformerConfig
     from molprop.cli.conformers import build_parser, config_from_args
 
+    default = compose_train([]).conformers
+    trained = ConformerConfig.from_dict(OmegaConf.to_container(default, resolve=True))
+    cli = config_from_args(build_parser().parse_args(["in.csv"]))
+    assert cli == ConformerConfig()
+    assert cli.cache_settings() == trained.cache_settings()
+    # --pool-size (alias --num-conformers) matches train.py at that K
     cfg = compose_train(["bagging.num_conformers=10"])
     trained = ConformerConfig.from_dict(OmegaConf.to_container(cfg.conformers, resolve=True))
-    cli = config_from_args(build_parser().parse_args(["in.csv"]))
-    assert cli.cache_settings() == trained.cache_settings()
+    for flag in ("--pool-size", "--num-conformers"):
+        cli = config_from_args(build_parser().parse_args(["in.csv", flag, "10"]))
+        assert cli.cache_settings() == trained.cache_settings()

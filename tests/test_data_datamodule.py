@@ -36,7 +36,7 @@ SMILES = [
     "OCCO",
     "xx-not-smiles",
 ]
-CONF = {"num_conformers": 3, "prune_rms": 0.0, "optimize": "mmff", "num_workers": 1}
+CONF = {"pool_size": 3, "prune_rms": 0.0, "optimize": "mmff", "num_workers": 1}
 GRAPH = {"hydrogens": "implicit", "cutoff": None, "max_neighbors": None}
 
 

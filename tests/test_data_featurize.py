@@ -19,7 +19,7 @@ from molprop.data.keys import validate_data
 from molprop.data.pipeline import smiles_to_graphs
 from molprop.exceptions import InputError
 
-CFG = {"num_conformers": 2, "prune_rms": 0.0, "optimize": "none"}
+CFG = {"pool_size": 2, "prune_rms": 0.0, "optimize": "none"}
 
 
 @pytest.fixture(scope="module")

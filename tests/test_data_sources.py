@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from molprop.data import sources
-from molprop.data.sources import resolve_data_path
+from molprop.data.config import DataConfig
+from molprop.data.sources import resolve_data_path as _resolve
 from molprop.exceptions import InputError
+
+
+def resolve_data_path(data: dict, data_dir):
+    """The source of a ``data`` dict, through the typed config the datamodule passes."""
+    return _resolve(DataConfig.from_dict(data), data_dir)
 
 
 def test_builtin_chembl_freewilson(tmp_path):

@@ -59,7 +59,7 @@ def make_run(
         scaler_mean=[1.0, -2.0],
         scaler_std=[2.0, 0.5],
         conformers=dict(
-            num_conformers=3,
+            pool_size=3,
             seed=0,
             prune_rms=0.0,
             max_attempts=5,

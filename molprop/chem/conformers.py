@@ -152,7 +152,7 @@ def _run_embedding(todo, cfg, num_workers, cache_dir, progress):
 
 def _log_summary(results: list[ConformerResult], cfg: ConformerConfig, embedded: int) -> None:
     ok = [r.ensemble for r in results if r.ensemble is not None]
-    fewer = sum(1 for e in ok if len(e) < cfg.num_conformers)
+    fewer = sum(1 for e in ok if len(e) < cfg.pool_size)
     failed = sum(1 for r in results if r.ensemble is None)
     log.info(
         "Conformers: %d unique molecules, %d embedded, %d from cache, %d failed, "
@@ -162,6 +162,6 @@ def _log_summary(results: list[ConformerResult], cfg: ConformerConfig, embedded:
         len(results) - embedded,
         failed,
         fewer,
-        cfg.num_conformers,
+        cfg.pool_size,
         float(np.mean([len(e) for e in ok])) if ok else math.nan,
     )

@@ -55,11 +55,11 @@ def embed_molecule(smiles: str, cfg: ConformerConfig) -> ConformerEnsemble:
     mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
     params = embed_params(cfg, molecule_seed(cfg.seed, smiles))
     with BlockLogs():
-        cids = list(rdDistGeom.EmbedMultipleConfs(mol, cfg.num_conformers, params))
+        cids = list(rdDistGeom.EmbedMultipleConfs(mol, cfg.pool_size, params))
         _check_timeout(params, cfg, start)
         if not cids:  # retry once from random starting coordinates
             params.useRandomCoords = True
-            cids = list(rdDistGeom.EmbedMultipleConfs(mol, cfg.num_conformers, params))
+            cids = list(rdDistGeom.EmbedMultipleConfs(mol, cfg.pool_size, params))
             _check_timeout(params, cfg, start)
     if not cids:
         raise EmbeddingError(
@@ -81,7 +81,7 @@ def embed_molecule(smiles: str, cfg: ConformerConfig) -> ConformerEnsemble:
         mol=mol,
         coords=np.ascontiguousarray(coords),
         energies=np.ascontiguousarray(energies, dtype=np.float64),
-        num_requested=cfg.num_conformers,
+        num_requested=cfg.pool_size,
         method=method,
     )
 

@@ -2,11 +2,15 @@ r"""Command ``python -m molprop.cli.conformers``: fill the conformer cache for a
 
 Example::
 
-    python -m molprop.cli.conformers molecules.csv --num-conformers 10 --workers 4 \
+    python -m molprop.cli.conformers molecules.csv --pool-size 10 --workers 4 \
         --cache-dir data/cache --out conformers.sdf
 
 Prints a summary; the last line is JSON ``{"molecules", "conformers", "failures",
 "seconds"}``. Molecules that cannot be parsed or embedded are skipped and listed.
+
+Every default is the default of :class:`~molprop.chem.config.ConformerConfig`, the one
+that ``train.py`` uses too, so with the defaults the command fills exactly the cache
+entries a default training run reads.
 """
 
 from __future__ import annotations
@@ -21,25 +25,46 @@ from molprop.exceptions import MolpropError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the command."""
+    """Return the argument parser of the command (defaults from :class:`ConformerConfig`)."""
+    default = ConformerConfig()
     parser = argparse.ArgumentParser(
         prog="python -m molprop.cli.conformers",
         description="Generate (and cache) RDKit ETKDGv3 conformer ensembles for a SMILES CSV.",
     )
     parser.add_argument("input", help="CSV file with a SMILES column")
     parser.add_argument("--smiles-column", default=None, help="default: smiles, else column 1")
-    parser.add_argument("--num-conformers", type=int, default=10, help="K per molecule")
-    parser.add_argument("--optimize", choices=OPTIMIZERS, default="mmff")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prune-rms", type=float, default=0.5)
+    parser.add_argument(
+        "--pool-size",
+        "--num-conformers",
+        dest="pool_size",
+        type=int,
+        default=default.pool_size,
+        help="conformers generated per molecule, conformers.pool_size (default %(default)s)",
+    )
+    parser.add_argument("--optimize", choices=OPTIMIZERS, default=default.optimize)
+    parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--prune-rms", type=float, default=default.prune_rms)
     parser.add_argument(
         "--max-attempts",
         type=int,
-        default=5,
-        help="ETKDG attempts per conformer, 0 = RDKit's limit (default 5, as in training)",
+        default=default.max_attempts,
+        help="ETKDG attempts per conformer, 0 = RDKit's limit (default %(default)s)",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per molecule")
-    parser.add_argument("--workers", type=int, default=None, help="default: all cores")
+    parser.add_argument(
+        "--max-iters",
+        type=int,
+        default=default.max_iters,
+        help="force-field iterations per conformer (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default.timeout,
+        help="seconds per molecule (default %(default)s)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=default.num_workers, help="default: all cores"
+    )
     parser.add_argument("--cache-dir", default="data/cache", help="'' disables the cache")
     parser.add_argument("--out", default=None, help="write every conformer to this SDF")
     parser.add_argument("--skipped", default=None, help="CSV of skipped rows (row,smiles,reason)")
@@ -51,16 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> ConformerConfig:
     """Conformer settings of the command.
 
-    The defaults equal ``conf/conformers/default.yaml`` (same cache keys), so filling the cache
-    here saves the conformer stage of ``train.py``.
+    The defaults are :class:`ConformerConfig`'s, as for ``train.py`` at its default K
+    (same cache keys), so filling the cache here saves the conformer stage of ``train.py``.
     """
     return ConformerConfig(
-        num_conformers=args.num_conformers,
+        pool_size=args.pool_size,
         seed=args.seed,
         prune_rms=args.prune_rms,
         max_attempts=args.max_attempts,
         optimize=args.optimize,
         timeout=args.timeout,
+        max_iters=args.max_iters,
+        num_workers=args.workers,
     )
 
 

@@ -17,6 +17,7 @@ from molprop.chem.config import ConformerConfig
 from molprop.chem.conformers import generate_conformers
 from molprop.chem.ensemble import ConformerEnsemble
 from molprop.chem.molecules import MoleculeError, prepare_smiles
+from molprop.config import coerce
 from molprop.exceptions import TooManySkippedError
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,16 @@ def build_ensembles(
 
     Args:
         smiles: Input SMILES, one per row.
-        conformer_cfg: ``conformers`` settings (``num_workers`` in a dict is used when
-            ``num_workers`` is not given).
+        conformer_cfg: ``conformers`` settings (:class:`ConformerConfig` or its dict).
         largest_fragment: Keep only the largest fragment of each molecule.
-        num_workers: Processes for embedding; ``None`` = ``conformers.num_workers`` or
-            all cores.
+        num_workers: Processes for embedding; ``None`` = ``conformers.num_workers``
+            (``None`` there: all cores).
         cache_dir: Conformer cache root, or ``None``.
         progress: Show a progress bar.
     """
-    if isinstance(conformer_cfg, dict):
-        if num_workers is None:
-            num_workers = conformer_cfg.get("num_workers")
-        conformer_cfg = ConformerConfig.from_dict(conformer_cfg)
+    conformer_cfg = coerce(ConformerConfig, conformer_cfg)
+    if num_workers is None:
+        num_workers = conformer_cfg.num_workers
     canonical: list[str | None] = []
     errors: list[str | None] = []
     for smi in smiles:

@@ -1,6 +1,6 @@
 """LightningDataModule: input file -> conformer graphs -> split, scaled, sampled loaders.
 
-Usage (plain dicts, no Hydra objects)::
+Usage (typed configs of :mod:`molprop.data.config`, or plain dicts built into them)::
 
     dm = MolDataModule(data, conformers, graph, bagging, batch_size=32,
                        cache_dir="data/cache", run_dir="outputs/run1")
@@ -24,6 +24,8 @@ import pandas as pd
 from torch_geometric.loader import DataLoader
 
 from molprop.chem.config import ConformerConfig
+from molprop.config import as_dict, coerce
+from molprop.data.config import BaggingConfig, DataConfig, GraphConfig, conformers_kept
 from molprop.data.conformer_jobs import build_ensembles, check_skipped, skipped_frame
 from molprop.data.dataset import (
     ConformerDataset,
@@ -33,10 +35,10 @@ from molprop.data.dataset import (
     nan_scaler,
     processed_key,
 )
-from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM, check_graph_config
+from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 from molprop.data.io import MolTable, read_table
 from molprop.data.pipeline import ensemble_graphs, structure_ensemble
-from molprop.data.sources import BUILTIN_DEFAULTS, resolve_data_path
+from molprop.data.sources import resolve_data_path
 from molprop.data.splits import SPLIT_NAMES, make_split, write_split
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,12 @@ class MolDataModule(L.LightningDataModule):
     """Data of one training run; see the module docstring and ``data/README.md``.
 
     Args:
-        data: ``data`` settings (path, builtin, smiles_column, target_columns, task,
-            largest_fragment, max_skipped_fraction, split, split_key, split_column,
-            split_file, split_sizes, split_seed, name, url, sha256, limit).
-        conformers: ``conformers`` settings (incl. ``num_workers``).
-        graph: ``graph`` settings (hydrogens, cutoff, max_neighbors).
-        bagging: ``bagging`` settings (num_conformers, train_sampling).
+        data: ``data`` settings (:class:`~molprop.data.config.DataConfig` or its dict).
+        conformers: ``conformers`` settings
+            (:class:`~molprop.chem.config.ConformerConfig` or its dict).
+        graph: ``graph`` settings (:class:`~molprop.data.config.GraphConfig` or its dict).
+        bagging: ``bagging`` settings (:class:`~molprop.data.config.BaggingConfig` or its
+            dict; default its defaults).
         batch_size: Graphs per batch.
         loader_workers: DataLoader worker processes.
         seed: Seed of the training conformer sampling and shuffling.
@@ -65,10 +67,10 @@ class MolDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        data: dict,
-        conformers: dict,
-        graph: dict,
-        bagging: dict | None = None,
+        data: DataConfig | dict,
+        conformers: ConformerConfig | dict,
+        graph: GraphConfig | dict,
+        bagging: BaggingConfig | dict | None = None,
         batch_size: int = 32,
         loader_workers: int = 0,
         seed: int = 0,
@@ -79,10 +81,10 @@ class MolDataModule(L.LightningDataModule):
         progress: bool = True,
     ):
         super().__init__()
-        self.data_cfg = dict(data)
-        self.conformer_cfg = dict(conformers or {})
-        self.graph_cfg = check_graph_config(graph)
-        self.bagging_cfg = dict(bagging or {})
+        self.data_cfg = coerce(DataConfig, data)
+        self.conformer_cfg = coerce(ConformerConfig, conformers)
+        self.graph_cfg = coerce(GraphConfig, graph)
+        self.bagging_cfg = coerce(BaggingConfig, bagging)
         self.batch_size = int(batch_size)
         self.loader_workers = int(loader_workers)
         self.seed = int(seed)
@@ -100,19 +102,17 @@ class MolDataModule(L.LightningDataModule):
         """Read, embed (cached), featurize, split and fit the scaler; runs once."""
         if self.dataset is not None:
             return
-        cfg = dict(self.data_cfg)
-        for k, v in BUILTIN_DEFAULTS.get(cfg.get("builtin") or "", {}).items():
-            cfg[k] = cfg.get(k) or v
+        cfg = self.data_cfg
         path = resolve_data_path(cfg, self.data_dir)
         table = read_table(
             path,
-            cfg.get("smiles_column"),
-            cfg.get("target_columns"),
-            cfg.get("task"),
-            exclude=[c for c in [cfg.get("split_column")] if c],
+            cfg.smiles_column,
+            cfg.target_columns,
+            cfg.task,
+            exclude=[cfg.split_column] if cfg.split_column else [],
         )
-        if cfg.get("limit"):
-            table = _head(table, int(cfg["limit"]))
+        if cfg.limit:
+            table = _head(table, cfg.limit)
         self.source = path
         self.table = table.frame
         self.smiles_column, self.task = table.smiles_column, table.task
@@ -127,9 +127,7 @@ class MolDataModule(L.LightningDataModule):
         if self.run_dir:
             Path(self.run_dir).mkdir(parents=True, exist_ok=True)
             self.skipped.to_csv(Path(self.run_dir) / "skipped.csv", index=False)
-        max_skipped = cfg.get("max_skipped_fraction")
-        max_skipped = 0.1 if max_skipped is None else float(max_skipped)
-        check_skipped(self.skipped, len(table), max_skipped, str(path))
+        check_skipped(self.skipped, len(table), cfg.max_skipped_fraction, str(path))
         self._groups = self.dataset.groups()
         usable = [r for r in rows if r in self._groups]
         self.split = make_split(
@@ -157,30 +155,28 @@ class MolDataModule(L.LightningDataModule):
         )
 
     def _num_conformers(self) -> int:
-        generated = int(self.conformer_cfg.get("num_conformers") or 10)
-        wanted = self.bagging_cfg.get("num_conformers")
-        return generated if wanted is None else min(int(wanted), generated)
+        return conformers_kept(self.bagging_cfg.num_conformers, self.conformer_cfg.pool_size)
 
-    def _root(self, cfg: dict, path: Path) -> Path | None:
+    def _root(self, cfg: DataConfig, path: Path) -> Path | None:
         if not self.cache_dir:
             return None
-        return Path(self.cache_dir) / "datasets" / str(cfg.get("name") or path.stem)
+        return Path(self.cache_dir) / "datasets" / (cfg.name or path.stem)
 
-    def _key(self, cfg: dict, table: MolTable, path: Path) -> str:
+    def _key(self, cfg: DataConfig, table: MolTable, path: Path) -> str:
         return processed_key(
             {
                 "file": file_digest(path),
                 "rows": len(table),
                 "smiles_column": table.smiles_column,
                 "targets": table.target_columns,
-                "largest_fragment": bool(cfg.get("largest_fragment", True)),
-                "conformers": ConformerConfig.from_dict(self.conformer_cfg).cache_settings(),
+                "largest_fragment": cfg.largest_fragment,
+                "conformers": self.conformer_cfg.cache_settings(),
                 "num_conformers": self._num_conformers(),
-                "graph": self.graph_cfg,
+                "graph": self.graph_cfg.as_dict(),
             }
         )
 
-    def _build(self, cfg: dict, table: MolTable):
+    def _build(self, cfg: DataConfig, table: MolTable):
         """Graphs of every usable row, and metadata (canonical SMILES, errors)."""
         k = self._num_conformers()
         if table.structures is not None:  # SDF: coordinates as given
@@ -194,7 +190,7 @@ class MolDataModule(L.LightningDataModule):
             ens = build_ensembles(
                 table.smiles,
                 self.conformer_cfg,
-                largest_fragment=bool(cfg.get("largest_fragment", True)),
+                largest_fragment=cfg.largest_fragment,
                 cache_dir=self.cache_dir,
                 progress=self.progress,
             )
@@ -205,11 +201,15 @@ class MolDataModule(L.LightningDataModule):
                 graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
         return graphs, {"canonical": canonical, "errors": errors}
 
-    def _split_cfg(self, cfg: dict, path: Path) -> dict:
-        cfg = dict(cfg)
-        if str(cfg.get("split")) == "file" and not cfg.get("split_file"):
-            cfg["split_file"] = str(path.parent / "splits" / f"{cfg.get('name') or path.stem}.json")
-        return cfg
+    def _split_cfg(self, cfg: DataConfig, path: Path) -> dict:
+        """Return the ``data`` settings as :func:`make_split` takes them.
+
+        A file split without ``split_file`` reads ``<input dir>/splits/<name>.json``.
+        """
+        split = as_dict(cfg)
+        if cfg.split == "file" and not cfg.split_file:
+            split["split_file"] = str(path.parent / "splits" / f"{cfg.name or path.stem}.json")
+        return split
 
     def _train_rows(self) -> list[int]:
         rows = list(self.split["train"])
@@ -231,7 +231,7 @@ class MolDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         """Training loader; ``bagging.train_sampling`` ``sample`` or ``all``."""
-        mode = str(self.bagging_cfg.get("train_sampling") or "sample")
+        mode = self.bagging_cfg.train_sampling
         groups = [self._groups[r] for r in self.train_rows]
         sampler = ConformerSampler(groups, mode, self.seed)
         return DataLoader(

@@ -13,14 +13,17 @@ import numpy as np
 import pandas as pd
 from torch_geometric.data import Data
 
+from molprop.chem.config import ConformerConfig
 from molprop.chem.ensemble import ConformerEnsemble
+from molprop.config import coerce
+from molprop.data.config import GraphConfig
 from molprop.data.conformer_jobs import build_ensembles
 from molprop.data.featurize import MolFeaturizer
 
 
 def ensemble_graphs(
     ensemble: ConformerEnsemble,
-    graph_cfg: dict,
+    graph_cfg: GraphConfig | dict,
     y: np.ndarray | None,
     mol_idx: int,
     max_conformers: int | None = None,
@@ -30,13 +33,13 @@ def ensemble_graphs(
 
     Args:
         ensemble: The molecule's conformers.
-        graph_cfg: ``graph`` settings.
+        graph_cfg: ``graph`` settings (:class:`GraphConfig` or its dict).
         y: ``[T]`` targets or ``None`` (then ``y`` is ``[1, num_tasks]`` of NaN).
         mol_idx: Row index of the molecule.
         max_conformers: Keep at most this many conformers.
         num_tasks: ``T`` when ``y`` is ``None``.
     """
-    featurizer = MolFeaturizer(ensemble.mol, graph_cfg)
+    featurizer = MolFeaturizer(ensemble.mol, coerce(GraphConfig, graph_cfg).as_dict())
     if y is None:
         y = np.full(num_tasks, np.nan)
     count = len(ensemble) if max_conformers is None else min(len(ensemble), int(max_conformers))
@@ -45,8 +48,8 @@ def ensemble_graphs(
 
 def smiles_to_graphs(
     smiles: Sequence[str],
-    conformer_cfg: dict,
-    graph_cfg: dict,
+    conformer_cfg: ConformerConfig | dict,
+    graph_cfg: GraphConfig | dict,
     *,
     num_workers: int | None = None,
     cache_dir: str | None = None,
@@ -60,9 +63,9 @@ def smiles_to_graphs(
 
     Args:
         smiles: Input SMILES.
-        conformer_cfg: ``conformers`` settings.
-        graph_cfg: ``graph`` settings.
-        num_workers: Embedding processes; ``None`` = ``conformers.num_workers`` or all cores.
+        conformer_cfg: ``conformers`` settings (:class:`ConformerConfig` or its dict).
+        graph_cfg: ``graph`` settings (:class:`GraphConfig` or its dict).
+        num_workers: Embedding processes; ``None`` = ``conformers.num_workers``.
         cache_dir: Conformer cache root or ``None``.
         largest_fragment: Keep only the largest fragment.
         targets: ``[n, T]`` targets (NaN = missing); default ``y`` is ``[1, 0]``.
@@ -78,6 +81,7 @@ def smiles_to_graphs(
     smiles = list(smiles)
     indices = list(range(len(smiles))) if mol_indices is None else [int(i) for i in mol_indices]
     num_tasks = 0 if targets is None else int(np.asarray(targets).shape[1])
+    graph_cfg = coerce(GraphConfig, graph_cfg)
     ens = build_ensembles(
         smiles,
         conformer_cfg,
@@ -109,7 +113,7 @@ def structure_ensemble(mol, smiles: str) -> ConformerEnsemble:
 
 
 def sdf_to_graphs(
-    path: str | Path, graph_cfg: dict, target_columns: Sequence[str] | None = None
+    path: str | Path, graph_cfg: GraphConfig | dict, target_columns: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, list[list[Data]], list[str | None]]:
     """Conformer graphs from an SDF, using its coordinates as they are.
 
@@ -117,7 +121,7 @@ def sdf_to_graphs(
 
     Args:
         path: The SDF file.
-        graph_cfg: ``graph`` settings.
+        graph_cfg: ``graph`` settings (:class:`GraphConfig` or its dict).
         target_columns: SD tags used as ``y``; default none (``y`` is ``[1, 0]``).
 
     Returns:
@@ -127,6 +131,7 @@ def sdf_to_graphs(
     from molprop.data.sdf import read_sdf
 
     table = read_sdf(path, target_columns if target_columns is not None else [])
+    graph_cfg = coerce(GraphConfig, graph_cfg)
     graphs: list[list[Data]] = []
     for row, mol in enumerate(table.structures):
         if mol is None:

@@ -20,15 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from molprop.data.config import BUILTINS, DataConfig
 from molprop.exceptions import InputError
 
 log = logging.getLogger(__name__)
-
-BUILTINS = ("chembl_freewilson",)
-#: Settings a builtin dataset implies when the config leaves them unset.
-BUILTIN_DEFAULTS = {
-    "chembl_freewilson": {"smiles_column": "smiles", "target_columns": ["activity"]},
-}
 
 
 def freewilson_dir() -> Path:
@@ -97,24 +92,22 @@ def download(url: str, dest: Path, sha256: str | None = None) -> Path:
     return dest
 
 
-def resolve_data_path(data: dict, data_dir: str | Path = "data") -> Path:
+def resolve_data_path(data: DataConfig, data_dir: str | Path = "data") -> Path:
     """Return the local input file for a ``data`` config, building or downloading it if needed.
 
     Args:
-        data: ``data`` settings (``builtin``, ``path``, ``url``, ``sha256``, ``name``).
+        data: ``data`` settings; reads ``builtin``, ``path``, ``url``, ``sha256``, ``name``.
         data_dir: Folder for built files (``built/``) and downloads (``downloads/``).
 
     Raises:
         InputError: Naming every place the file was looked for.
     """
     data_dir = Path(data_dir)
-    builtin = data.get("builtin")
+    builtin, path, url = data.builtin, data.path, data.url
     if builtin:
         if builtin not in BUILTINS:
             raise InputError(f"data.builtin: received '{builtin}'; expected one of {BUILTINS}")
         return build_chembl_freewilson(data_dir / "built")
-    path = data.get("path")
-    url = data.get("url")
     looked = []
     if path:
         candidate = Path(os.path.expanduser(str(path)))
@@ -131,8 +124,8 @@ def resolve_data_path(data: dict, data_dir: str | Path = "data") -> Path:
         target = data_dir / "downloads" / name
         if target.is_file():
             return target
-        return download(str(url), target, data.get("sha256"))
-    dataset = data.get("name") or "dataset"
+        return download(str(url), target, data.sha256)
+    dataset = data.name or "dataset"
     where = ", ".join(f"'{p}'" for p in looked) if looked else "nowhere (data.path is not set)"
     raise InputError(
         f"Input file for {dataset} not found; looked in {where}; expected data.path to name an "

@@ -14,6 +14,7 @@ validation and test.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ import torch
 
 from molprop import artifacts
 from molprop.bagging import Aggregated, aggregate_conformers, aggregate_ensemble
+from molprop.chem.config import ConformerConfig
+from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
 from molprop.exceptions import InputError
 
 CONFORMER_STD_SUFFIX = "_conformer_std"
@@ -79,11 +82,27 @@ class Predictor:
         models: Ensemble members; each has ``predict(batch) -> [B, T]`` in output space.
         spec: The run's :class:`molprop.artifacts.ModelSpec`.
         device: Device the models run on.
+        conformers: The run's conformer settings, rebuilt from ``spec.conformers``.
+        graph: The run's graph settings, rebuilt from ``spec.graph``.
+        bagging: The run's bagging settings, rebuilt from ``spec.bagging``.
     """
 
     models: list[Any]
     spec: Any
     device: torch.device
+    conformers: ConformerConfig = dataclasses.field(init=False)
+    graph: GraphConfig = dataclasses.field(init=False)
+    bagging: BaggingConfig = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.conformers = ConformerConfig.from_dict(self.spec.conformers)
+            self.graph = GraphConfig.from_dict(self.spec.graph)
+            self.bagging = BaggingConfig.from_dict(self.spec.bagging)
+        except InputError as err:
+            raise artifacts.ArtifactError(
+                f"model/model.json holds settings this molprop cannot use: {err}"
+            ) from err
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
@@ -97,22 +116,21 @@ class Predictor:
         """Output columns of this run (see :func:`output_columns`)."""
         return output_columns(self.spec.task_names, len(self.models))
 
-    def num_conformers(self, override: int | None = None) -> tuple[dict[str, Any], int]:
+    def num_conformers(self, override: int | None = None) -> tuple[ConformerConfig, int]:
         """Conformer settings for generation and the K conformers bagged per molecule.
 
         Without ``override`` the run's settings are replayed: generate
-        ``conformers.num_conformers`` and keep the first (lowest-energy)
-        ``bagging.num_conformers``, as training did. With it, exactly K are generated.
+        ``conformers.pool_size`` and keep the first (lowest-energy)
+        ``bagging.num_conformers`` (:func:`~molprop.data.config.conformers_kept`), as
+        training did. With it, exactly K are generated. The training run's
+        ``num_workers`` is not replayed (prediction chooses its own).
         """
-        conformers = {k: v for k, v in self.spec.conformers.items() if k != "num_workers"}
+        conformers = dataclasses.replace(self.conformers, num_workers=None)
         if override is not None:
             if int(override) < 1:
                 raise InputError(f"--num-conformers: received {override}; expected >= 1")
-            conformers["num_conformers"] = int(override)
-            return conformers, int(override)
-        generated = int(conformers.get("num_conformers", 10))
-        keep = self.spec.bagging.get("num_conformers") or generated
-        return conformers, min(int(keep), generated)
+            return dataclasses.replace(conformers, pool_size=int(override)), int(override)
+        return conformers, conformers_kept(self.bagging.num_conformers, conformers.pool_size)
 
     @torch.no_grad()
     def predict_graphs(self, graphs: Sequence[Sequence[Any]], batch_size: int = 64) -> Aggregated:
@@ -139,7 +157,7 @@ class Predictor:
             batch = Batch.from_data_list(flat[start : start + batch_size]).to(self.device)
             for m, model in enumerate(self.models):
                 outputs[m].append(model.predict(batch).float().cpu())
-        method = self.spec.bagging.get("aggregate", "mean")
+        method = self.bagging.aggregate
         members = [aggregate_conformers(torch.cat(out), mol_idx, method) for out in outputs]
         return aggregate_ensemble(members, self.spec.ensemble_aggregate)
 

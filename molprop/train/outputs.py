@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from molprop import artifacts
+from molprop.config import as_dict
 from molprop.metrics import monitor_for, to_json_safe
 from molprop.train import plots
 from molprop.train.evaluate import collect_predictions, evaluate, predictions_frame
@@ -24,7 +25,11 @@ def _device(members: Sequence[Any]) -> torch.device:
 
 
 def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]) -> None:
-    """Write ``model/``: one safetensors file per member plus ``model.json``."""
+    """Write ``model/``: one safetensors file per member plus ``model.json``.
+
+    The settings stored are the typed configs the datamodule used (``dm.conformer_cfg``,
+    ``dm.graph_cfg``, ``dm.bagging_cfg``), so predict rebuilds exactly those.
+    """
     dm = members[0].datamodule
     first = members[0].model
     for m, member in enumerate(members):
@@ -35,12 +40,12 @@ def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any
         backbone=dict(first.backbone_kwargs),
         scaler_mean=first.scaler_mean.tolist(),
         scaler_std=first.scaler_std.tolist(),
-        conformers=OmegaConf.to_container(cfg.conformers, resolve=True),
-        graph=OmegaConf.to_container(cfg.graph, resolve=True),
-        bagging=OmegaConf.to_container(cfg.bagging, resolve=True),
+        conformers=as_dict(dm.conformer_cfg),
+        graph=as_dict(dm.graph_cfg),
+        bagging=as_dict(dm.bagging_cfg),
         data={
             "smiles_column": getattr(dm, "smiles_column", None),
-            "largest_fragment": bool(cfg.data.get("largest_fragment", True)),
+            "largest_fragment": dm.data_cfg.largest_fragment,
         },
         num_members=len(members),
         ensemble_aggregate=str(cfg.ensemble.aggregate),

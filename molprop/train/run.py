@@ -20,6 +20,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from molprop import artifacts
+from molprop.chem.config import ConformerConfig
+from molprop.data.config import BaggingConfig, DataConfig, GraphConfig
 from molprop.exceptions import InputError
 from molprop.lit.module import MolpropModule
 from molprop.metrics import monitor_for
@@ -27,6 +29,30 @@ from molprop.model import PropertyModel
 from molprop.train.outputs import write_outputs
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed settings of one run, built once from the Hydra config (:func:`build_settings`)."""
+
+    data: DataConfig
+    conformers: ConformerConfig
+    graph: GraphConfig
+    bagging: BaggingConfig
+
+
+def build_settings(cfg: DictConfig) -> Settings:
+    """Build the typed ``data``/``conformers``/``graph``/``bagging`` configs of a run.
+
+    Raises:
+        InputError: For an unknown key or an invalid value in one of these groups.
+    """
+    return Settings(
+        data=DataConfig.from_dict(_plain(cfg.data)),
+        conformers=ConformerConfig.from_dict(_plain(cfg.conformers)),
+        graph=GraphConfig.from_dict(_plain(cfg.graph)),
+        bagging=BaggingConfig.from_dict(_plain(cfg.bagging)),
+    )
 
 
 @dataclass
@@ -69,16 +95,16 @@ def resume_plan(cfg: DictConfig) -> tuple[Path | None, int, str | None]:
     return root, member, str(path)
 
 
-def build_datamodule(cfg: DictConfig, run: artifacts.RunDir, member: int):
+def build_datamodule(cfg: DictConfig, settings: Settings, run: artifacts.RunDir, member: int):
     """Instantiate and set up the datamodule of one ensemble member."""
     from molprop.data.datamodule import MolDataModule
 
     seed = int(cfg.seed) + member
     dm = MolDataModule(
-        data=_plain(cfg.data),
-        conformers=_plain(cfg.conformers),
-        graph=_plain(cfg.graph),
-        bagging=_plain(cfg.bagging),
+        data=settings.data,
+        conformers=settings.conformers,
+        graph=settings.graph,
+        bagging=settings.bagging,
         batch_size=int(cfg.batch_size),
         loader_workers=int(cfg.loader_workers),
         seed=seed,
@@ -86,7 +112,7 @@ def build_datamodule(cfg: DictConfig, run: artifacts.RunDir, member: int):
         run_dir=str(run.root) if member == 0 and rank_zero_only.rank == 0 else None,
         bootstrap_seed=seed if cfg.ensemble.bootstrap else None,
         data_dir=cfg.paths.data_dir,
-        progress=bool(cfg.trainer.get("enable_progress_bar", True)),
+        progress=bool(cfg.trainer.enable_progress_bar),
     )
     dm.prepare_data()
     dm.setup("fit")
@@ -105,7 +131,7 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         scaler_mean=[float(v) for v in dm.scaler_mean],
         scaler_std=[float(v) for v in dm.scaler_std],
         loss=cfg.model.loss,
-        aggregate=cfg.bagging.aggregate,
+        aggregate=dm.bagging_cfg.aggregate,
         monitor=monitor[0],
         monitor_mode=monitor[1],
         optimizer=instantiate(cfg.optimizer),
@@ -155,6 +181,7 @@ def _best_state(trainer: pl.Trainer, fallback_dir: Path | None = None) -> dict |
 
 def train_member(
     cfg: DictConfig,
+    settings: Settings,
     run: artifacts.RunDir,
     member: int,
     ckpt_path: str | None = None,
@@ -162,7 +189,7 @@ def train_member(
 ) -> Member:
     """Train (or, with ``skip_fit``, reload) ensemble member ``member``; best weights loaded."""
     pl.seed_everything(int(cfg.seed) + member, workers=True)
-    dm = build_datamodule(cfg, run, member)
+    dm = build_datamodule(cfg, settings, run, member)
     monitor = monitor_for(cfg.monitor, dm.task)
     module = build_module(cfg, dm, monitor)
     trainer = build_trainer(cfg, run, member, monitor)
@@ -200,6 +227,7 @@ def train(cfg: DictConfig) -> float:
         (NaN on non-zero DDP ranks).
     """
     _single_log_stream()
+    settings = build_settings(cfg)
     resume_root, resume_member, ckpt_path = resume_plan(cfg)
     run = artifacts.RunDir(resume_root or Path(str(cfg.paths.output_dir)))
     if rank_zero_only.rank == 0:
@@ -210,6 +238,7 @@ def train(cfg: DictConfig) -> float:
         members.append(
             train_member(
                 cfg,
+                settings,
                 run,
                 m,
                 ckpt_path=ckpt_path if m == resume_member else None,
