@@ -31,9 +31,9 @@ from molprop.inference.predictor import (  # noqa: F401  (re-exported: the outpu
 from molprop.inference.readers import (
     DEFAULT_CHUNK_SIZE,
     count_rows,
+    csv_header,
     iter_smiles_chunks,
     pick_smiles_column,
-    read_csv_strings,
 )
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def iter_predictions(
     column = "smiles"
     if path is not None:
         column = pick_smiles_column(
-            list(read_csv_strings(path, nrows=0).columns),
+            csv_header(path),
             smiles_column,
             predictor.spec.data.get("smiles_column"),
             f"--input '{path}'",
