@@ -155,7 +155,7 @@ def test_train_then_predict_round_trip(trained_run, tiny_csv, tmp_path):
     # the test-split predictions of training are reproduced (same conformers, same bagging)
     test = pd.read_csv(trained_run / "test_predictions.csv")
     got = frame.iloc[test["row"] + 1]
-    np.testing.assert_allclose(got["logp"].astype(float), test["logp_pred"], atol=1e-5)
+    np.testing.assert_allclose(got["logp"].astype(float), test["logp"], atol=1e-5)
     np.testing.assert_allclose(got[NUM_CONFORMERS_COLUMN].astype(int), test["num_conformers"])
 
 
