@@ -39,13 +39,14 @@ def pick_smiles_column(
     )
 
 
-def count_rows(path: Path) -> int | None:
-    """Approximate data rows of a plain CSV (lines - 1), for the progress bar."""
-    if path.suffix.lower() != ".csv":
-        return None
-    with path.open("rb") as handle:
-        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    return max(lines - 1, 0)
+def check_csv(path: Path) -> int:
+    """Read a whole prediction CSV once and return its number of rows.
+
+    Every bad line (encoding, field count, quoting) raises here, before anything is
+    predicted or written, so a bad file never leaves a partial output.
+    """
+    with CsvRecords(path, f"--input '{path}'") as records:
+        return sum(1 for _ in records)
 
 
 def csv_header(path: Path) -> list[str]:

@@ -30,7 +30,7 @@ from molprop.inference.predictor import (  # noqa: F401  (re-exported: the outpu
 )
 from molprop.inference.readers import (
     DEFAULT_CHUNK_SIZE,
-    count_rows,
+    check_csv,
     csv_header,
     iter_smiles_chunks,
     pick_smiles_column,
@@ -154,7 +154,7 @@ def iter_predictions(
         )
     conformers, keep = predictor.num_conformers(num_conformers)
     bar = tqdm(
-        total=len(smiles) if path is None else count_rows(path),
+        total=len(smiles) if path is None else check_csv(path),
         unit="mol",
         desc="predict",
         file=sys.stderr,
