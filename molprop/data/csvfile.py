@@ -58,7 +58,8 @@ class CsvRecords:
         self._handle.close()
 
     def _lines(self) -> Iterator[str]:
-        for raw in self._handle:
+        # bytes.splitlines also ends a line at a lone "\r" (files with old Mac line ends)
+        for raw in (part for chunk in self._handle for part in chunk.splitlines(True)):
             self._line += 1
             if self._line == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]

@@ -85,6 +85,8 @@ def _combine(path: Path, mols: list[Chem.Mol | None], members: list[int]):
     if any(m is None for m in mols):
         bad = members[[m is None for m in mols].index(True)] + 1
         return None, f"invalid SDF record {bad} in '{path}': RDKit could not read it"
+    if mols[0].GetNumAtoms() == 0:
+        return None, f"SDF record {members[0] + 1} in '{path}' has no atoms"
     base = Chem.Mol(mols[0])
     elements = [a.GetAtomicNum() for a in base.GetAtoms()]
     for mol, index in zip(mols[1:], members[1:], strict=True):
