@@ -375,11 +375,7 @@ def test_planted_processed_files_through_the_datamodule(tmp_path, payloads, mark
 
     csv = write(
         tmp_path,
-        "smiles,y\n"
-        + "".join(
-            f"{s},{i}.5\n"
-            for i, s in enumerate(["CCO", "CCN", "CCC", "CO", "CN", "CCCl", "OCCO", "CC(C)O"])
-        ),
+        "smiles,y\n" + "".join(f"{s},{i}.5\n" for i, s in enumerate(["CCO", "CCN", "CO", "CN"])),
     )
     kwargs = dict(
         data={"path": str(csv), "split_sizes": [0.5, 0.25, 0.25]},

@@ -27,6 +27,25 @@ from molprop.exceptions import InputError
 BOM = b"\xef\xbb\xbf"
 
 
+def decode_line(raw: bytes, line: int, source: str) -> str:
+    """Decode one line as UTF-8; ``InputError`` naming the line and the bad bytes."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 4]
+        raise InputError(
+            f"{source}, line {line}: bytes {bad!r} are not UTF-8 ({exc.reason}); expected a "
+            "UTF-8 text file (re-save it as UTF-8)"
+        ) from None
+
+
+def check_utf8(path: str | Path, source: str) -> None:
+    """Raise ``InputError`` naming the first line of ``path`` that is not UTF-8."""
+    with open(path, "rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            decode_line(raw, line, source)
+
+
 class CsvRecords:
     """The records of one CSV file, read lazily in file order.
 
@@ -68,14 +87,7 @@ class CsvRecords:
                     f"{self.source}, line {self._line}: contains a NUL byte; expected a text "
                     "CSV file (is this a binary or UTF-16 file?)"
                 )
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start : exc.start + 4]
-                raise InputError(
-                    f"{self.source}, line {self._line}: bytes {bad!r} are not UTF-8 "
-                    f"({exc.reason}); expected a UTF-8 text file (re-save it as UTF-8)"
-                ) from None
+            yield decode_line(raw, self._line, self.source)
 
     def _next(self) -> tuple[int, list[str]] | None:
         """Return the next record and the line it starts on; ``None`` at the end of the file."""

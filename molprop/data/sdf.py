@@ -10,6 +10,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molprop.chem.molecules import canonical_smiles
+from molprop.data.csvfile import check_utf8
 from molprop.data.tables import MolTable, check_file, finish_table
 from molprop.exceptions import InputError
 
@@ -39,6 +40,7 @@ def read_sdf(
     """
     path = Path(path)
     check_file(path, "an SDF file with at least one record")
+    check_utf8(path, f"Input file '{path}'")  # RDKit would raise UnicodeDecodeError on names
     groups: dict[str, list[int]] = {}
     records: list[tuple[Chem.Mol | None, str, dict]] = []
     with BlockLogs():
