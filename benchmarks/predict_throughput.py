@@ -86,7 +86,8 @@ def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) 
     Also reports molecules per CPU-second, which the load of other users on a shared
     machine does not change, and the load average during the measurement.
     """
-    from molprop.inference.stream import Predictor, predict
+    from molprop.inference.predictor import Predictor
+    from molprop.inference.stream import predict
 
     start = time.perf_counter()
     predictor = Predictor.from_run_dir(run_dir)

@@ -42,8 +42,8 @@ from benchmarks._common import (
     timed,
 )
 from molprop import artifacts
-from molprop.inference.predictor import CONFORMER_STD_SUFFIX as CONFORMER_STD
-from molprop.inference.predictor import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
+from molprop.columns import CONFORMER_STD_SUFFIX as CONFORMER_STD
+from molprop.columns import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
 from molprop.metrics import compute_metrics, spread_error_spearman
 
 MATRIX = REPO / "benchmarks" / "matrix.yaml"

@@ -111,8 +111,8 @@ def test_plots_write_pngs(tmp_path):
 
     frame = pd.DataFrame(
         {
-            "a": [0.0, 1.0, 1.0, 0.0, float("nan")],
-            "a_pred": [0.2, 0.7, 0.9, 0.4, 0.5],
+            "a_true": [0.0, 1.0, 1.0, 0.0, float("nan")],
+            "a": [0.2, 0.7, 0.9, 0.4, 0.5],
             "a_conformer_std": [0.1, 0.0, 0.2, 0.1, 0.0],
         }
     )

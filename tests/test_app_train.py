@@ -82,7 +82,7 @@ def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, c
         assert (tmp_path / "checkpoints" / f"member_{m}" / "last.ckpt").is_file()
     assert (tmp_path / "parity.png").is_file() and (tmp_path / "config.yaml").is_file()
     frame = pd.read_csv(tmp_path / "test_predictions.csv")
-    assert {"logp", "logp_pred", "logp_conformer_std", "logp_ensemble_std"} <= set(frame)
+    assert {"logp_true", "logp", "logp_conformer_std", "logp_ensemble_std"} <= set(frame)
 
     # the weights-only model/ reproduces the test predictions through molprop.bagging
     from molprop.data.datamodule import MolDataModule
@@ -107,7 +107,7 @@ def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, c
         for m in members
     ]
     ensemble = aggregate_ensemble(bagged, "median")
-    expected = frame.set_index("row").loc[ensemble.mol_idx.numpy(), "logp_pred"].to_numpy()
+    expected = frame.set_index("row").loc[ensemble.mol_idx.numpy(), "logp"].to_numpy()
     assert ensemble.prediction[:, 0].numpy() == pytest.approx(expected, abs=1e-5)
 
 

@@ -156,11 +156,12 @@ def test_classification_scaler_identity(csv, cache, tmp_path):
 def test_processed_file_reused_and_invalidated(csv, cache, tmp_path):
     make(csv, cache, tmp_path)
     processed = cache / "datasets" / "tiny" / "processed"
-    before = set(processed.glob("graphs_*.pt"))
+    before = set(processed.glob("graphs_*.safetensors"))
+    assert before and not list(processed.glob("*.pt"))
     make(csv, cache, tmp_path)
-    assert set(processed.glob("graphs_*.pt")) == before
+    assert set(processed.glob("graphs_*.safetensors")) == before
     explicit = make(csv, cache, tmp_path, graph={"hydrogens": "explicit"})
-    assert len(set(processed.glob("graphs_*.pt"))) == len(before) + 1
+    assert len(set(processed.glob("graphs_*.safetensors"))) == len(before) + 1
     assert 1 in explicit.dataset[0].z.tolist()
 
 

@@ -15,13 +15,9 @@ import torch
 
 from molprop import artifacts
 from molprop.cli.predict import main
-from molprop.inference.stream import (
-    ERROR_COLUMN,
-    NUM_CONFORMERS_COLUMN,
-    Predictor,
-    output_columns,
-    predict,
-)
+from molprop.columns import ERROR_COLUMN, NUM_CONFORMERS_COLUMN, output_columns
+from molprop.inference.predictor import Predictor
+from molprop.inference.stream import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["alpha", "beta"]
@@ -155,7 +151,7 @@ def test_train_then_predict_round_trip(trained_run, tiny_csv, tmp_path):
     # the test-split predictions of training are reproduced (same conformers, same bagging)
     test = pd.read_csv(trained_run / "test_predictions.csv")
     got = frame.iloc[test["row"] + 1]
-    np.testing.assert_allclose(got["logp"].astype(float), test["logp_pred"], atol=1e-5)
+    np.testing.assert_allclose(got["logp"].astype(float), test["logp"], atol=1e-5)
     np.testing.assert_allclose(got[NUM_CONFORMERS_COLUMN].astype(int), test["num_conformers"])
 
 

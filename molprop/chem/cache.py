@@ -17,7 +17,9 @@ Writes are atomic: the entry is written to a uniquely named temporary file in th
 directory (``.<key>.<pid>.<random>.tmp``) and moved into place with :func:`os.replace`.
 A killed writer can therefore only leave a temporary file, which readers never open;
 two concurrent writers each rename a complete file. An entry that cannot be read or
-fails validation is logged, deleted and reported as missing, so it is regenerated.
+fails validation (bad magic, length or CRC-32, a molecule that does not parse or does not
+match the coordinates) is logged, deleted and reported as missing, so it is regenerated
+once and read normally on every later run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import rdkit
+from rdkit import Chem
 
 from molprop.chem.ensemble import ConformerEnsemble
 
@@ -150,6 +153,21 @@ def _encode(item: ConformerEnsemble | CachedFailure) -> bytes:
     return MAGIC + struct.pack("<I", len(blob)) + blob + payload
 
 
+def _parse_mol(blob: bytes, num_atoms: int) -> Chem.Mol:
+    """Decode the entry's molecule; a blob that passed the CRC can still be foreign data.
+
+    ``Chem.Mol(bytes)`` is RDKit's own binary format (no Python pickle, no code); it is
+    decoded here, not lazily, so a bad entry is regenerated instead of failing later.
+    """
+    try:
+        mol = Chem.Mol(blob)
+    except Exception as exc:  # RDKit raises RuntimeError (and others) for bad bytes
+        raise ValueError(f"the molecule does not parse ({type(exc).__name__}: {exc})") from None
+    if mol.GetNumAtoms() != num_atoms:
+        raise ValueError(f"the molecule has {mol.GetNumAtoms()} atoms, the coordinates {num_atoms}")
+    return mol
+
+
 def _read_entry(raw: bytes, smiles: str) -> ConformerEnsemble | CachedFailure:
     if raw[: len(MAGIC)] != MAGIC:
         raise ValueError("not a molprop conformer entry (bad magic bytes)")
@@ -169,7 +187,7 @@ def _read_entry(raw: bytes, smiles: str) -> ConformerEnsemble | CachedFailure:
         raise ValueError("entry has no conformer")
     coords = np.frombuffer(payload, dtype="<f8", count=3 * k * n).reshape(k, n, 3)
     energies = np.frombuffer(payload, dtype="<f8", count=k, offset=24 * k * n)
-    mol = bytes(payload[8 * (3 * k * n + k) :])  # decoded lazily (checked by the CRC)
+    mol = _parse_mol(bytes(payload[8 * (3 * k * n + k) :]), n)
     return ConformerEnsemble(
         smiles=smiles,
         mol=mol,

@@ -15,9 +15,11 @@ from molprop.chem.ensemble import ConformerEnsemble
 def write_ensembles_sdf(path: str | Path, items: Iterable[tuple[int, ConformerEnsemble]]) -> int:
     """Write every conformer as one SDF record, atomically (temporary file, then rename).
 
-    Each record is named ``row<R>_conf<k>`` and carries the SD tags ``row`` (input row
-    index), ``conf_idx``, ``energy`` (kcal/mol, empty when not optimised), ``method`` and
-    ``smiles`` (canonical isomeric).
+    All K records of input row ``R`` are named ``row<R>``, so :func:`molprop.data.sdf.read_sdf`
+    (and ``predict.py --input``) read them back as one molecule with K conformers. Each
+    record carries the SD tags ``row`` (input row index), ``conf_idx``, ``energy``
+    (kcal/mol, empty when not optimised), ``method`` and ``smiles`` (canonical isomeric);
+    read back, a molecule's tags are those of its first (lowest-energy) conformer.
 
     Args:
         path: Output ``.sdf`` file.
@@ -36,7 +38,7 @@ def write_ensembles_sdf(path: str | Path, items: Iterable[tuple[int, ConformerEn
                 mol = ensemble.to_mol()
                 for k, conf in enumerate(mol.GetConformers()):
                     energy = float(ensemble.energies[k])
-                    mol.SetProp("_Name", f"row{row}_conf{k}")
+                    mol.SetProp("_Name", f"row{row}")
                     mol.SetIntProp("row", int(row))
                     mol.SetIntProp("conf_idx", k)
                     mol.SetProp("energy", f"{energy:.6f}" if math.isfinite(energy) else "")

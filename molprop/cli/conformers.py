@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="write every conformer to this SDF")
     parser.add_argument("--skipped", default=None, help="CSV of skipped rows (row,smiles,reason)")
     parser.add_argument("--keep-fragments", action="store_true", help="do not strip salts")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
     return parser
 
 
@@ -94,7 +94,8 @@ def config_from_args(args: argparse.Namespace) -> ConformerConfig:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.ERROR if args.quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from molprop.data.conformer_jobs import run_conformer_job
 
     try:

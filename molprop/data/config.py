@@ -80,7 +80,7 @@ class DataConfig:
     sha256: str | None = None
     smiles_column: str | None = "smiles"
     target_columns: list[str] | None = None
-    task: str | None = "regression"
+    task: str | None = None
     largest_fragment: bool = True
     max_skipped_fraction: float = 0.1
     split: str = "random"

@@ -3,7 +3,13 @@
 Processed files follow the PyG layout ``<root>/processed/<file>``: the file name carries
 a hash of everything that changes the graphs (input file content, columns, conformer
 and graph settings, feature layout, library versions), so a changed config never reads
-stale graphs, and files are written atomically with :meth:`InMemoryDataset.save`.
+stale graphs. Files are written atomically (temporary file, then rename).
+
+The graphs are stored as safetensors (``graphs_<key>.safetensors``: the collated tensors
+``data.<field>`` and ``slices.<field>`` of the fields in :mod:`molprop.data.keys`) with
+JSON metadata, never with ``torch.save``: PyG's ``InMemoryDataset.load`` retries a failed
+safe load with ``weights_only=False``, which runs any code planted in a cache file. A
+file that does not load or does not check out is logged and rebuilt.
 """
 
 from __future__ import annotations
@@ -19,15 +25,19 @@ import numpy as np
 import rdkit
 import torch
 import torch_geometric
+from safetensors.torch import load_file, save_file
 from torch.utils.data import Sampler
 from torch_geometric.data import Data, InMemoryDataset
 
 from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
+from molprop.data.keys import FIELDS
 
 log = logging.getLogger(__name__)
 
 #: Bump when featurization changes in a way the dims do not show.
 FEATURE_VERSION = 2
+#: Suffix of processed graph files (the format is in the module docstring).
+GRAPHS_SUFFIX = ".safetensors"
 
 
 class ConformerDataset(InMemoryDataset):
@@ -39,8 +49,43 @@ class ConformerDataset(InMemoryDataset):
 
     def __init__(self, data_list: Sequence[Data] | None = None):
         super().__init__(None)
-        if data_list is not None:
-            self._data, self.slices = self.collate(list(data_list))
+        data_list = None if data_list is None else list(data_list)
+        if data_list:
+            self._data, self.slices = self.collate(data_list)
+        elif data_list is not None:  # no molecule could be used: an empty dataset
+            self._data, self.slices = Data(), {}
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        """Return the collated graphs as named tensors ``data.<field>``, ``slices.<field>``."""
+        out = {f"data.{k}": v.contiguous() for k, v in self._data.to_dict().items()}
+        out.update({f"slices.{k}": v.contiguous() for k, v in self.slices.items()})
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> ConformerDataset:
+        """Inverse of :meth:`to_tensors`, checked against the data contract.
+
+        Raises:
+            ValueError: When a field is missing or unexpected, or a slice does not fit.
+        """
+        names = {f.name for f in FIELDS}
+        expected = {f"{part}.{n}" for part in ("data", "slices") for n in names}
+        if set(tensors) != expected:
+            raise ValueError(f"tensors {sorted(set(tensors) ^ expected)} are missing or unexpected")
+        data = Data(**{n: tensors[f"data.{n}"] for n in names})
+        slices = {n: tensors[f"slices.{n}"] for n in names}
+        counts = {len(v) for v in slices.values()}
+        for name, cut in slices.items():
+            size = data[name].shape[data.__cat_dim__(name, data[name])] if data[name].dim() else 0
+            steps = cut[1:] - cut[:-1]
+            ok = cut.dtype == torch.long and cut.dim() == 1 and len(cut) >= 2
+            if not ok or cut[0] != 0 or cut[-1] != size or (steps < 0).any():
+                raise ValueError(f"slices of '{name}' do not fit its {size} rows")
+        if len(counts) != 1:
+            raise ValueError(f"fields hold different numbers of graphs {sorted(counts)}")
+        dataset = cls()
+        dataset._data, dataset.slices = data, slices
+        return dataset
 
     def groups(self) -> dict[int, list[int]]:
         """Dataset indices of every molecule's conformers, keyed by row (``mol_idx``)."""
@@ -78,12 +123,13 @@ def file_digest(path: str | Path) -> str:
 def load_or_build(
     root: str | Path | None, key: str, build: Callable[[], tuple[list[Data], dict]]
 ) -> tuple[ConformerDataset, dict, bool]:
-    """Load ``<root>/processed/graphs_<key>.pt`` (and its ``.json`` metadata) or build it.
+    """Load ``<root>/processed/graphs_<key>.safetensors`` (and its ``.json``) or build them.
 
     Args:
         root: Dataset root (``<cache_dir>/datasets/<name>``); ``None`` never saves.
         key: :func:`processed_key` of the inputs.
-        build: Returns the graphs and JSON-able metadata when there is no valid file.
+        build: Returns the graphs and JSON-able metadata (``canonical`` and ``errors``:
+            one entry per row) when there is no valid file.
 
     Returns:
         ``(dataset, metadata, loaded)`` where ``loaded`` is True when read from disk.
@@ -92,26 +138,43 @@ def load_or_build(
         graphs, meta = build()
         return ConformerDataset(graphs), meta, False
     processed = Path(root) / "processed"
-    pt_path, meta_path = processed / f"graphs_{key}.pt", processed / f"graphs_{key}.json"
+    pt_path = processed / f"graphs_{key}{GRAPHS_SUFFIX}"
+    meta_path = processed / f"graphs_{key}.json"
     if pt_path.is_file() and meta_path.is_file():
         try:
-            dataset = ConformerDataset()
-            dataset.load(str(pt_path))
-            meta = json.loads(meta_path.read_text())
+            dataset = ConformerDataset.from_tensors(load_file(str(pt_path)))
+            meta = _check_meta(json.loads(meta_path.read_text()), dataset)
             log.info("Loaded processed graphs %s", pt_path)
             return dataset, meta, True
-        except Exception as exc:  # unreadable file: rebuild it
-            log.warning("Processed file %s is unreadable (%s); rebuilding it", pt_path, exc)
+        except Exception as exc:  # unreadable or inconsistent file: rebuild it
+            log.warning("Processed graphs %s are unreadable (%s); rebuilding them", pt_path, exc)
     graphs, meta = build()
-    processed.mkdir(parents=True, exist_ok=True)
-    suffix = f".{os.getpid()}.tmp"
-    tmp_meta = meta_path.with_name(meta_path.name + suffix)
-    tmp_meta.write_text(json.dumps(meta))
-    os.replace(tmp_meta, meta_path)
-    tmp_pt = pt_path.with_name(pt_path.name + suffix)
-    ConformerDataset.save(graphs, str(tmp_pt))
-    os.replace(tmp_pt, pt_path)
-    return ConformerDataset(graphs), meta, False
+    dataset = ConformerDataset(graphs)
+    if len(dataset):  # nothing usable: cheap to rebuild from the conformer cache
+        processed.mkdir(parents=True, exist_ok=True)
+        suffix = f".{os.getpid()}.tmp"
+        tmp_pt = pt_path.with_name(pt_path.name + suffix)
+        save_file(dataset.to_tensors(), str(tmp_pt))
+        os.replace(tmp_pt, pt_path)
+        tmp_meta = meta_path.with_name(meta_path.name + suffix)
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_meta, meta_path)
+    return dataset, meta, False
+
+
+def _check_meta(meta, dataset: ConformerDataset) -> dict:
+    """Raise ``ValueError`` unless ``meta`` has one canonical SMILES and error per row."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"metadata is a JSON {type(meta).__name__}, expected an object")
+    canonical, errors = meta.get("canonical"), meta.get("errors")
+    if not isinstance(canonical, list) or not isinstance(errors, list):
+        raise ValueError("metadata lacks the 'canonical' and 'errors' lists")
+    if len(canonical) != len(errors):
+        raise ValueError(f"metadata lists have {len(canonical)} and {len(errors)} rows")
+    rows = dataset._data.mol_idx
+    if rows.numel() and not 0 <= int(rows.min()) <= int(rows.max()) < len(canonical):
+        raise ValueError(f"graphs name rows beyond the {len(canonical)} rows of the metadata")
+    return meta
 
 
 class ConformerSampler(Sampler[int]):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molprop.data.csvfile import CsvRecords
 from molprop.data.sdf import read_sdf
 from molprop.data.tables import MolTable, check_file, finish_table
 from molprop.exceptions import InputError
@@ -56,23 +57,26 @@ def read_csv(
     require_targets: bool = True,
     exclude: Sequence[str] = (),
 ) -> MolTable:
-    """Read a SMILES CSV; see :func:`read_table`."""
+    """Read a SMILES CSV; see :func:`read_table` and :mod:`molprop.data.csvfile`.
+
+    Blank lines are dropped (pandas numbers rows the same way, so split files made from
+    ``pandas.read_csv`` keep their meaning); messages name each row's real line.
+    """
     kind = "a CSV file with a header row, a SMILES column and at least one data row"
     check_file(path, kind)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"Input file '{path}' is empty (no header row); expected {kind}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"Input file '{path}' is not a readable CSV ({exc}); expected {kind}"
-        ) from None
-    if len(frame) == 0:
+    with CsvRecords(path, f"Input file '{path}'") as records:
+        columns = records.header
+        lines, rows = [], []
+        for line, fields in records:
+            if fields:
+                lines.append(line)
+                rows.append(fields)
+    if not rows:
         raise InputError(
             f"Input file '{path}' has a header row but no data rows; expected at least one molecule"
         )
+    frame = pd.DataFrame(rows, columns=columns, dtype=str)
     frame.index = pd.RangeIndex(len(frame), name="row")
-    columns = [str(c) for c in frame.columns]
     if smiles_column is None:
         named = [c for c in columns if c.strip().lower() == "smiles"]
         smiles_column = "smiles" if "smiles" in columns else (named or columns)[0]
@@ -83,7 +87,7 @@ def read_csv(
         )
 
     def locate(row: int) -> str:
-        return f"row {row} (line {row + 2})"
+        return f"row {row} (line {lines[row]})"
 
     candidates = [c for c in columns if c != smiles_column and c not in exclude]
     return finish_table(

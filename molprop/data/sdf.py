@@ -10,6 +10,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molprop.chem.molecules import canonical_smiles
+from molprop.data.csvfile import check_utf8
 from molprop.data.tables import MolTable, check_file, finish_table
 from molprop.exceptions import InputError
 
@@ -39,6 +40,7 @@ def read_sdf(
     """
     path = Path(path)
     check_file(path, "an SDF file with at least one record")
+    check_utf8(path, f"Input file '{path}'")  # RDKit would raise UnicodeDecodeError on names
     groups: dict[str, list[int]] = {}
     records: list[tuple[Chem.Mol | None, str, dict]] = []
     with BlockLogs():
@@ -85,6 +87,8 @@ def _combine(path: Path, mols: list[Chem.Mol | None], members: list[int]):
     if any(m is None for m in mols):
         bad = members[[m is None for m in mols].index(True)] + 1
         return None, f"invalid SDF record {bad} in '{path}': RDKit could not read it"
+    if mols[0].GetNumAtoms() == 0:
+        return None, f"SDF record {members[0] + 1} in '{path}' has no atoms"
     base = Chem.Mol(mols[0])
     elements = [a.GetAtomicNum() for a in base.GetAtoms()]
     for mol, index in zip(mols[1:], members[1:], strict=True):

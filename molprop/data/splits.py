@@ -155,24 +155,17 @@ def file_split(path, key: str | None, rows, num_rows: int) -> dict[str, list[int
         content = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"Split file '{path}' is not valid JSON ({exc})") from None
-    if not isinstance(content, dict):
-        raise InputError(f"Split file '{path}': expected a JSON object, received {type(content)}")
-    if not set(SPLIT_NAMES) <= set(content):
-        if key is None or key not in content:
-            raise InputError(
-                f"Split file '{path}': split key '{key}' not found (data.split_key); the file "
-                f"has the keys {sorted(content)}"
-            )
-        content = content[key]
+    content = _select_split(path, content, key)
     usable = {int(r) for r in rows}
     split, seen = {}, {}
     for name in SPLIT_NAMES:
-        values = content.get(name, []) if isinstance(content, dict) else []
+        values = content[name]
         for value in values:
-            if not isinstance(value, int) or not 0 <= value < num_rows:
+            # JSON true/false are Python bools, which are ints: never read them as rows 1/0
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num_rows:
                 raise InputError(
-                    f"Split file '{path}', split '{name}': value {value!r} is not a row index; "
-                    f"expected integers from 0 to {num_rows - 1}"
+                    f"Split file '{path}', split '{name}': value {json.dumps(value)} is not a row "
+                    f"index; expected integers from 0 to {num_rows - 1}"
                 )
             if value in seen:
                 raise InputError(
@@ -182,6 +175,44 @@ def file_split(path, key: str | None, rows, num_rows: int) -> dict[str, list[int
             seen[value] = name
         split[name] = sorted(v for v in values if v in usable)
     return split
+
+
+def _select_split(path: Path, content, key: str | None) -> dict[str, list]:
+    """Return the checked ``train``/``val``/``test`` lists of a split file (see file_split)."""
+    expected = "a JSON object with the lists 'train', 'val' and 'test' (or a dict of them)"
+    if not isinstance(content, dict):
+        raise InputError(
+            f"Split file '{path}': received a JSON {type(content).__name__}; expected {expected}"
+        )
+    where = f"Split file '{path}'"
+    if not set(SPLIT_NAMES) & set(content):  # a dict of named splits
+        if key is None:
+            raise InputError(
+                f"{where} holds the splits {sorted(content)}; set data.split_key to one of them"
+            )
+        if key not in content:
+            raise InputError(
+                f"{where}: split key '{key}' not found (data.split_key); the file has the keys "
+                f"{sorted(content)}"
+            )
+        content, where = content[key], f"{where}, split key '{key}'"
+        if not isinstance(content, dict):
+            raise InputError(
+                f"{where}: received a JSON {type(content).__name__}; expected {expected}"
+            )
+    missing = [name for name in SPLIT_NAMES if name not in content]
+    if missing:
+        raise InputError(
+            f"{where}: no {' and no '.join(repr(m) for m in missing)} list; expected the lists "
+            f"'train', 'val' and 'test' (found {sorted(content)})"
+        )
+    for name in SPLIT_NAMES:
+        if not isinstance(content[name], list):
+            raise InputError(
+                f"{where}, split '{name}': received a JSON {type(content[name]).__name__}; "
+                "expected a list of row indices"
+            )
+    return content
 
 
 def make_split(data_cfg: dict, frame: pd.DataFrame, rows, canonical, source: str) -> dict:

@@ -1,15 +1,10 @@
-"""A loaded training run that bags conformer predictions, and the output columns it fills.
+"""A loaded training run that bags conformer predictions into the output columns.
 
-The output columns are defined here, once:
-
-* per task: ``<task>`` (bagged prediction; a probability for classification),
-  ``<task>_conformer_std`` and, for an ensemble (M > 1), ``<task>_ensemble_std``;
-* ``num_conformers`` (conformers the prediction was bagged over; 0 for failed rows);
-* ``error``: empty, or why the row could not be predicted (its predictions are empty).
-
-Input columns come first, unchanged; one whose name collides with an output column is
-renamed ``<name>_input``. Conformers are aggregated by :mod:`molprop.bagging` exactly as in
-validation and test.
+The output columns are defined once, in :mod:`molprop.columns` (re-exported here): input
+columns first, unchanged; per task ``<task>`` (bagged prediction; a probability for
+classification), ``<task>_conformer_std`` and, for an ensemble (M > 1),
+``<task>_ensemble_std``; then ``num_conformers`` and ``error``. Conformers are aggregated
+by :mod:`molprop.bagging` exactly as in validation and test.
 """
 
 from __future__ import annotations
@@ -27,33 +22,16 @@ import torch
 from molprop import artifacts
 from molprop.bagging import Aggregated, aggregate_conformers, aggregate_ensemble
 from molprop.chem.config import ConformerConfig
+from molprop.columns import (
+    CONFORMER_STD_SUFFIX,
+    ENSEMBLE_STD_SUFFIX,
+    ERROR_COLUMN,
+    NUM_CONFORMERS_COLUMN,
+    join_inputs,
+    output_columns,
+)
 from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
 from molprop.exceptions import InputError
-
-CONFORMER_STD_SUFFIX = "_conformer_std"
-ENSEMBLE_STD_SUFFIX = "_ensemble_std"
-NUM_CONFORMERS_COLUMN = "num_conformers"
-ERROR_COLUMN = "error"
-INPUT_RENAME_SUFFIX = "_input"
-
-
-def output_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]:
-    """Names of the columns predict appends to the input columns, in output order.
-
-    Args:
-        task_names: Task names of the run.
-        num_members: Ensemble size M; ``<task>_ensemble_std`` columns only when M > 1.
-
-    Returns:
-        Column names: per task the prediction and its spreads, then ``num_conformers`` and
-        ``error``.
-    """
-    columns: list[str] = []
-    for task in task_names:
-        columns += [task, task + CONFORMER_STD_SUFFIX]
-        if num_members > 1:
-            columns.append(task + ENSEMBLE_STD_SUFFIX)
-    return columns + [NUM_CONFORMERS_COLUMN, ERROR_COLUMN]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -185,9 +163,3 @@ class Predictor:
         ]
         out = pd.DataFrame(values, index=range(n))[self.columns]
         return join_inputs(inputs.reset_index(drop=True), out)
-
-
-def join_inputs(inputs: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
-    """Concatenate input and output columns, renaming colliding input columns."""
-    clash = {c: f"{c}{INPUT_RENAME_SUFFIX}" for c in inputs.columns if c in out.columns}
-    return pd.concat([inputs.rename(columns=clash), out], axis=1)

@@ -1,16 +1,17 @@
 """Reading prediction inputs: SMILES lists and CSV files, streamed in chunks.
 
-CSV cells are read as strings so that input columns are written back exactly as read.
+CSV cells are read as strings so that input columns are written back exactly as read;
+the CSV rules (encoding, ragged rows, header names) are those of :mod:`molprop.data.csvfile`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from molprop.data.csvfile import CsvRecords
 from molprop.exceptions import InputError
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -38,21 +39,40 @@ def pick_smiles_column(
     )
 
 
-def count_rows(path: Path) -> int | None:
-    """Approximate data rows of a plain CSV (lines - 1), for the progress bar."""
-    if path.suffix.lower() != ".csv":
-        return None
-    with path.open("rb") as handle:
-        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    return max(lines - 1, 0)
+def check_csv(path: Path) -> int:
+    """Read a whole prediction CSV once and return its number of rows.
+
+    Every bad line (encoding, field count, quoting) raises here, before anything is
+    predicted or written, so a bad file never leaves a partial output.
+    """
+    with CsvRecords(path, f"--input '{path}'") as records:
+        return sum(1 for _ in records)
 
 
-def read_csv_strings(path: Path, **kwargs: Any):
-    """``pandas.read_csv`` of every cell as a string, with errors naming the file."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, **kwargs)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"--input '{path}': cannot read as CSV: {err}") from err
+def csv_header(path: Path) -> list[str]:
+    """Column names of a prediction CSV (see :mod:`molprop.data.csvfile`)."""
+    with CsvRecords(path, f"--input '{path}'") as records:
+        return list(records.header)
+
+
+def iter_csv_chunks(path: Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[pd.DataFrame]:
+    """Yield every record of a CSV as string cells, ``chunk_size`` rows at a time.
+
+    Every input line after the header is a row, a blank line too (all its cells empty;
+    its blank SMILES gets an error in the output), so the output has one row per input
+    row. A header-only file yields one empty frame with the columns.
+    """
+    with CsvRecords(path, f"--input '{path}'") as records:
+        columns, width = records.header, len(records.header)
+        rows: list[list[str]] = []
+        yielded = False
+        for _, fields in records:
+            rows.append(fields or [""] * width)
+            if len(rows) == chunk_size:
+                yield pd.DataFrame(rows, columns=columns, dtype=str)
+                rows, yielded = [], True
+        if rows or not yielded:
+            yield pd.DataFrame(rows, columns=columns, dtype=str)
 
 
 def iter_smiles_chunks(
@@ -62,18 +82,12 @@ def iter_smiles_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Yield the input rows in chunks, in input order, from a SMILES list or a CSV.
 
-    CSV cells are read as strings (``keep_default_na=False``), so input columns are
-    written back exactly as they were read. An empty input yields one empty frame.
+    CSV cells are strings, so input columns are written back exactly as they were read.
+    An empty input yields one empty frame.
     """
-    if smiles is not None:
-        frame = pd.DataFrame({"smiles": [str(s) for s in smiles]})
-        for start in range(0, max(len(frame), 1), chunk_size):
-            yield frame.iloc[start : start + chunk_size]
+    if smiles is None:
+        yield from iter_csv_chunks(Path(input_path), chunk_size)
         return
-    empty = True
-    with read_csv_strings(Path(input_path), chunksize=chunk_size) as reader:
-        for chunk in reader:
-            empty = False
-            yield chunk
-    if empty:
-        yield read_csv_strings(Path(input_path), nrows=0)
+    frame = pd.DataFrame({"smiles": [str(s) for s in smiles]})
+    for start in range(0, max(len(frame), 1), chunk_size):
+        yield frame.iloc[start : start + chunk_size]

@@ -19,21 +19,13 @@ from tqdm.auto import tqdm
 
 from molprop.data.io import SDF_SUFFIXES
 from molprop.exceptions import InputError
-from molprop.inference.predictor import (  # noqa: F401  (re-exported: the output column contract)
-    CONFORMER_STD_SUFFIX,
-    ENSEMBLE_STD_SUFFIX,
-    ERROR_COLUMN,
-    INPUT_RENAME_SUFFIX,
-    NUM_CONFORMERS_COLUMN,
-    Predictor,
-    output_columns,
-)
+from molprop.inference.predictor import Predictor
 from molprop.inference.readers import (
     DEFAULT_CHUNK_SIZE,
-    count_rows,
+    check_csv,
+    csv_header,
     iter_smiles_chunks,
     pick_smiles_column,
-    read_csv_strings,
 )
 
 log = logging.getLogger(__name__)
@@ -147,14 +139,14 @@ def iter_predictions(
     column = "smiles"
     if path is not None:
         column = pick_smiles_column(
-            list(read_csv_strings(path, nrows=0).columns),
+            csv_header(path),
             smiles_column,
             predictor.spec.data.get("smiles_column"),
             f"--input '{path}'",
         )
     conformers, keep = predictor.num_conformers(num_conformers)
     bar = tqdm(
-        total=len(smiles) if path is None else count_rows(path),
+        total=len(smiles) if path is None else check_csv(path),
         unit="mol",
         desc="predict",
         file=sys.stderr,

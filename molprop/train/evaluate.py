@@ -15,6 +15,17 @@ from molprop.bagging import (
     molecule_targets,
     select_conformer,
 )
+from molprop.columns import (
+    CONFORMER_STD_SUFFIX,
+    ENSEMBLE_STD_SUFFIX,
+    NUM_CONFORMERS_COLUMN,
+    ROW_COLUMN,
+    SINGLE_CONFORMER_SUFFIX,
+    evaluation_columns,
+    join_inputs,
+    prediction_column,
+    target_column,
+)
 from molprop.metrics import compute_metrics, spread_error_spearman
 from molprop.model import PropertyModel
 
@@ -120,31 +131,35 @@ def evaluate(
 
 
 def predictions_frame(
-    result: Evaluation, task_names: Sequence[str], smiles: pd.Series | None = None
+    result: Evaluation, task_names: Sequence[str], inputs: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """One row per test molecule: targets, bagged predictions, spreads, single-conformer values.
+    """One row per test molecule, in the column contract of :mod:`molprop.columns`.
 
     Args:
         result: Output of :func:`evaluate`.
         task_names: The task names.
-        smiles: Input SMILES indexed by input row, or ``None``.
+        inputs: Input columns (SMILES and carried columns) indexed by input row, or ``None``.
 
     Returns:
-        DataFrame with ``row``, ``smiles``, and per task ``<task>`` (target), ``<task>_pred``,
-        ``<task>_conformer_std``, ``<task>_ensemble_std`` (M > 1), ``<task>_single_conformer``;
-        plus ``num_conformers``.
+        DataFrame with ``row``, the input columns (renamed ``<name>_input`` on a clash) and
+        :func:`molprop.columns.evaluation_columns`: per task ``<task>_true`` (target),
+        ``<task>`` (bagged prediction), ``<task>_conformer_std``, ``<task>_ensemble_std``
+        (M > 1), ``<task>_single_conformer``; then ``num_conformers``.
     """
     ens = result.ensemble
     rows = ens.mol_idx.cpu().numpy()
-    frame = pd.DataFrame({"row": rows})
-    if smiles is not None:
-        frame["smiles"] = smiles.reindex(rows).to_numpy()
+    values: dict[str, object] = {}
     for t, name in enumerate(task_names):
-        frame[name] = result.target[:, t].numpy()
-        frame[f"{name}_pred"] = ens.prediction[:, t].numpy()
-        frame[f"{name}_conformer_std"] = ens.conformer_std[:, t].numpy()
+        values[target_column(name)] = result.target[:, t].numpy()
+        values[prediction_column(name)] = ens.prediction[:, t].numpy()
+        values[name + CONFORMER_STD_SUFFIX] = ens.conformer_std[:, t].numpy()
         if ens.ensemble_std is not None:
-            frame[f"{name}_ensemble_std"] = ens.ensemble_std[:, t].numpy()
-        frame[f"{name}_single_conformer"] = result.single.prediction[:, t].numpy()
-    frame["num_conformers"] = ens.num_conformers.cpu().numpy()
-    return frame
+            values[name + ENSEMBLE_STD_SUFFIX] = ens.ensemble_std[:, t].numpy()
+        values[name + SINGLE_CONFORMER_SUFFIX] = result.single.prediction[:, t].numpy()
+    values[NUM_CONFORMERS_COLUMN] = ens.num_conformers.cpu().numpy()
+    members = 1 if ens.ensemble_std is None else 2
+    out = pd.DataFrame(values, index=range(len(rows)))[evaluation_columns(task_names, members)]
+    given = pd.DataFrame(index=range(len(rows))) if inputs is None else inputs.loc[rows]
+    given = given.reset_index(drop=True)
+    given.insert(0, ROW_COLUMN, rows)
+    return join_inputs(given, out)

@@ -89,10 +89,7 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         "spread_error_spearman": {"test": results["test"].spearman},
     }
     run.metrics.write_text(json.dumps(to_json_safe(metrics), indent=2))
-    table = getattr(dm, "table", None)
-    smiles_col = getattr(dm, "smiles_column", None)
-    smiles = table[smiles_col] if table is not None and smiles_col in table else None
-    frame = predictions_frame(results["test"], names, smiles)
+    frame = predictions_frame(results["test"], names, _input_columns(dm))
     frame.to_csv(run.test_predictions, index=False)
     if len(frame):
         plot = plots.parity_plot if task == "regression" else plots.roc_plot
@@ -100,6 +97,16 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     save_model_dir(cfg, run, members)
     _print_summary(run, metrics)
     return float(value) if value is not None else float("nan")
+
+
+def _input_columns(dm: Any):
+    """Return the SMILES and carried input columns (index = row), or ``None``."""
+    table = getattr(dm, "table", None)
+    smiles_col = getattr(dm, "smiles_column", None)
+    if table is None or smiles_col not in table:
+        return None
+    carried = [c for c in getattr(dm, "carried_columns", []) if c in table]
+    return table[[smiles_col, *carried]]
 
 
 def _print_summary(run: artifacts.RunDir, metrics: dict[str, Any]) -> None:

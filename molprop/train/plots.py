@@ -15,6 +15,8 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torchmetrics.functional.classification import binary_roc  # noqa: E402
 
+from molprop.columns import CONFORMER_STD_SUFFIX, prediction_column, target_column  # noqa: E402
+
 
 def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
     cols = min(n, 4)
@@ -29,8 +31,8 @@ def parity_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path
     """Scatter predicted vs. true values per task, with conformer-std error bars.
 
     Args:
-        frame: ``test_predictions.csv`` content (``<task>``, ``<task>_pred``,
-            ``<task>_conformer_std`` columns).
+        frame: ``test_predictions.csv`` content (``<task>_true``, ``<task>`` and
+            ``<task>_conformer_std`` columns, see :mod:`molprop.columns`).
         task_names: Tasks to plot.
         path: Output PNG path.
 
@@ -39,12 +41,17 @@ def parity_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path
     """
     fig, axes = _grid(len(task_names))
     for ax, name in zip(axes, task_names, strict=False):
-        sub = frame[[name, f"{name}_pred", f"{name}_conformer_std"]].dropna(subset=[name])
-        true, pred = sub[name].to_numpy(), sub[f"{name}_pred"].to_numpy()
+        true_col, pred_col, std_col = (
+            target_column(name),
+            prediction_column(name),
+            name + CONFORMER_STD_SUFFIX,
+        )
+        sub = frame[[true_col, pred_col, std_col]].dropna(subset=[true_col])
+        true, pred = sub[true_col].to_numpy(), sub[pred_col].to_numpy()
         ax.errorbar(
             true,
             pred,
-            yerr=sub[f"{name}_conformer_std"].to_numpy(),
+            yerr=sub[std_col].to_numpy(),
             fmt="o",
             ms=3,
             alpha=0.6,
@@ -67,7 +74,7 @@ def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -
     """ROC curve per task from bagged probabilities.
 
     Args:
-        frame: ``test_predictions.csv`` content (``<task>`` labels, ``<task>_pred`` probs).
+        frame: ``test_predictions.csv`` content (``<task>_true`` labels, ``<task>`` probs).
         task_names: Tasks to plot.
         path: Output PNG path.
 
@@ -76,9 +83,10 @@ def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -
     """
     fig, axes = _grid(len(task_names))
     for ax, name in zip(axes, task_names, strict=False):
-        sub = frame[[name, f"{name}_pred"]].dropna(subset=[name])
-        labels = torch.tensor(sub[name].to_numpy(dtype=float)).round().long()
-        probs = torch.tensor(sub[f"{name}_pred"].to_numpy(dtype=float)).float()
+        true_col, pred_col = target_column(name), prediction_column(name)
+        sub = frame[[true_col, pred_col]].dropna(subset=[true_col])
+        labels = torch.tensor(sub[true_col].to_numpy(dtype=float)).round().long()
+        probs = torch.tensor(sub[pred_col].to_numpy(dtype=float)).float()
         if labels.numel() and labels.min() != labels.max():
             fpr, tpr, _ = binary_roc(probs, labels)
             ax.plot(fpr.numpy(), tpr.numpy())
