@@ -38,6 +38,7 @@ from molprop.data.io import MolTable, read_table
 from molprop.data.pipeline import ensemble_graphs, structure_ensemble
 from molprop.data.sources import BUILTIN_DEFAULTS, resolve_data_path
 from molprop.data.splits import SPLIT_NAMES, make_split, write_split
+from molprop.exceptions import TooManySkippedError
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,12 @@ class MolDataModule(L.LightningDataModule):
         for row, ensemble in enumerate(ensembles):
             if ensemble is not None:
                 graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
+        if not graphs:  # zero graphs cannot be saved or collated: report the rows instead
+            first = skipped_frame(range(len(table)), table.smiles, errors).iloc[0]
+            raise TooManySkippedError(
+                f"Input file '{self.source}': none of the {len(table)} molecules could be used; "
+                f"first: row {first.row}, SMILES '{first.smiles}': {first.reason}. Fix the input"
+            )
         return graphs, {"canonical": canonical, "errors": errors}
 
     def _split_cfg(self, cfg: dict, path: Path) -> dict:

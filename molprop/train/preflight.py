@@ -40,9 +40,22 @@ def check_splits(dm: Any) -> None:
             f"data '{source}': no molecule could be used (all rows skipped, see skipped.csv); "
             "expected valid SMILES that RDKit can embed"
         )
+    if usable < len(REQUIRED_SPLITS):
+        raise InputError(
+            f"data '{source}': {usable} usable molecule(s), but train, val and test each need "
+            f"at least 1 (split sizes {counts}); expected at least {len(REQUIRED_SPLITS)} "
+            "molecules, in practice many more"
+        )
+    zero_fraction = sizes is not None and any(
+        float(sizes[REQUIRED_SPLITS.index(name)]) == 0 for name in empty
+    )
+    hint = (
+        "give every split a non-zero fraction, e.g. data.split_sizes=[0.8,0.1,0.1]"
+        if zero_fraction
+        else f"with {usable} molecules these fractions round to 0: use more molecules or "
+        "larger val/test fractions in data.split_sizes"
+    )
     raise InputError(
-        f"data '{source}': the {'/'.join(empty)} split has 0 molecules "
-        f"(usable molecules: {usable}, split sizes {counts}, data.split_sizes={sizes}); "
-        "every split needs at least 1 molecule: use more molecules or e.g. "
-        "data.split_sizes=[0.8,0.1,0.1]"
+        f"data '{source}': the {'/'.join(empty)} split has 0 molecules (split sizes {counts}, "
+        f"data.split_sizes={sizes}); train, val and test each need at least 1 molecule: {hint}"
     )

@@ -166,9 +166,13 @@ def train_member(
 
 
 def _single_log_stream() -> None:
-    """Drop Lightning's own console handlers when the root logger (Hydra) already prints."""
+    """Drop Lightning's own console handlers when the root logger (Hydra) already prints.
+
+    ``lightning``, ``lightning.pytorch``, ``lightning.fabric`` and ``torchmetrics`` each attach
+    a stderr handler at import; with Hydra's root handler every line would appear twice.
+    """
     if logging.getLogger().handlers:
-        for name in ("lightning.pytorch", "lightning.fabric"):
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
             logger = logging.getLogger(name)
             logger.handlers.clear()
             # Lightning turns propagation off when it is imported before Hydra's logging set-up
