@@ -299,7 +299,7 @@ def test_cli_subprocess_missing_run_dir(tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stdout == ""
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 

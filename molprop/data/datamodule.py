@@ -22,6 +22,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
 
 from molprop.chem.config import ConformerConfig
 from molprop.data.conformer_jobs import build_ensembles, check_skipped, skipped_frame
@@ -201,7 +202,15 @@ class MolDataModule(L.LightningDataModule):
             )
             canonical, errors, ensembles = ens.canonical, ens.errors, ens.ensembles
         graphs = []
-        for row, ensemble in enumerate(ensembles):
+        rows = tqdm(
+            enumerate(ensembles),
+            total=len(ensembles),
+            desc="graphs",
+            unit="mol",
+            disable=not self.progress,
+            mininterval=1.0,
+        )
+        for row, ensemble in rows:
             if ensemble is not None:
                 graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
         if not graphs:  # zero graphs cannot be saved or collated: report the rows instead

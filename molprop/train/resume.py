@@ -134,7 +134,9 @@ def restore_run_config(
     """
     run = RunDir(plan.root)
     saved = _load_saved(run)
-    new = _flatten(OmegaConf.to_container(cfg, resolve=True))
+    probe = cfg.copy()  # values derived from the run directory (logger save_dir) then agree
+    OmegaConf.update(probe, "paths.output_dir", str(run.root), force_add=True)
+    new = _flatten(OmegaConf.to_container(probe, resolve=True))
     old = _flatten(OmegaConf.to_container(saved, resolve=True))
     asked = None if overrides is None else override_keys(overrides)
     changed = sorted(
