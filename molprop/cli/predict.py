@@ -14,12 +14,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from molprop.cli.errors import VERBOSE_FLAG, run_command, strip_verbose
-from molprop.inference.stream import (
-    DEFAULT_CHUNK_SIZE,
-    iter_predictions,
-    predict,
-    write_predictions,
-)
+from molprop.inference.readers import DEFAULT_CHUNK_SIZE
 
 log = logging.getLogger("molprop.inference.stream")
 PROG = "molprop predict"
@@ -98,6 +93,9 @@ def check_output_path(output: str | None) -> None:
 
 
 def _run(args) -> int:
+    # imported here so that `--help` answers without loading torch
+    from molprop.inference.stream import iter_predictions, predict, write_predictions
+
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         stream=sys.stderr,
