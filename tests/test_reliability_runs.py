@@ -497,6 +497,26 @@ def test_empty_split_or_all_invalid_is_one_line(
     assert_one_line_error(status, err, *needles)
 
 
+def test_multirun_lists_failed_jobs_and_exits_2(tiny_csv, cache_dir, tmp_path, capsys):
+    overrides = [
+        o
+        for o in csv_overrides(tiny_csv, tmp_path, cache_dir)
+        if not o.startswith(("paths.output_dir", "data.split_sizes"))
+    ]
+    sweep = tmp_path / "sweep"
+    status, err = train_main(
+        capsys,
+        "-m",
+        *overrides,
+        "data.split_sizes=[1,0,0],[0.5,0.5,0]",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert status == 2 and "Traceback" not in err
+    assert err.count("molprop train: error:") == 2  # both jobs ran, one line each
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert summary["status"].tolist() == ["failed", "failed"]
+
+
 # ------------------------------------------------------------ concurrent cache users
 def test_concurrent_runs_share_one_cache(tmp_path):
     csv = tmp_path / "mols.csv"
