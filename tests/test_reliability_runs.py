@@ -360,7 +360,7 @@ def test_predict_output_under_regular_file(trained, tmp_path, capsys):
     status, _, err = predict_main(
         capsys, trained, "--smiles", "CCO", "--output", tmp_path / "file.csv" / "out.csv"
     )
-    assert_one_line_error(status, err, "is a file", "file.csv")
+    assert_one_line_error(status, err, "--output", "is a file, not a folder", "file.csv")
 
 
 def test_predict_output_is_a_directory(trained, tmp_path, capsys):
@@ -402,7 +402,7 @@ def test_predict_cache_dir_under_regular_file(trained, tmp_path, capsys):
     status, out, err = predict_main(
         capsys, trained, "--smiles", "CCO", "--cache-dir", tmp_path / "cache" / "sub"
     )
-    assert_one_line_error(status, err, "cache")
+    assert_one_line_error(status, err, "--cache-dir", "is a file, not a folder")
     assert out == ""
 
 

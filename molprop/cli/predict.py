@@ -71,25 +71,29 @@ def build_parser():
     return parser
 
 
-def check_output_path(output: str | None) -> None:
-    """Refuse an ``--output`` that cannot become a CSV file, before any work is done.
+def check_paths(output: str | None, cache_dir: str | None) -> None:
+    """Refuse an ``--output`` or ``--cache-dir`` that cannot be written, before any work.
 
     Raises:
-        InputError: When ``output`` is a directory, or a folder on its path is a file.
+        InputError: When ``output`` is a directory, ``cache_dir`` is a file, or a folder on
+            either path is a regular file.
     """
     from molprop.exceptions import InputError
 
-    if not output:
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise InputError(f"--output '{path}' is a directory; expected a CSV file path")
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise InputError(
-                f"--output '{path}': '{parent}' is a file, not a folder; expected a CSV "
-                "file path in a folder"
-            )
+    for flag, value, want_dir in (("--output", output, False), ("--cache-dir", cache_dir, True)):
+        if not value:
+            continue
+        path = Path(value)
+        if not want_dir and path.is_dir():
+            raise InputError(f"{flag} '{path}' is a directory; expected a CSV file path")
+        if want_dir and path.exists() and not path.is_dir():
+            raise InputError(f"{flag} '{path}' is a file; expected a folder (or a new path)")
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise InputError(
+                    f"{flag} '{path}': '{parent}' is a file, not a folder; expected a path "
+                    "whose folders are folders"
+                )
 
 
 def _run(args) -> int:
@@ -101,7 +105,7 @@ def _run(args) -> int:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    check_output_path(args.output)
+    check_paths(args.output, args.cache_dir)
     options = dict(
         smiles_column=args.smiles_column,
         num_conformers=args.num_conformers,
