@@ -119,7 +119,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_kill_9_then_resume_as_readme_says_matches_uninterrupted(
-    trained, tiny_csv, cache_dir, tmp_path
+    trained, tiny_csv, cache_dir, tmp_path, capsys
 ):
     run_dir = tmp_path / "killed"
     script = tmp_path / "kill_train.py"
@@ -134,8 +134,9 @@ def test_kill_9_then_resume_as_readme_says_matches_uninterrupted(
     config_before = (run_dir / "config.yaml").read_bytes()
     outputs_before = set((ROOT / "outputs").glob("*/*")) if (ROOT / "outputs").is_dir() else set()
 
-    resumed = run_cli(["train.py", f"ckpt_path={last}"])  # the README's command, nothing else
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # the README's command line, nothing else, through the entry point `python train.py` runs
+    status, err = train_main(capsys, f"ckpt_path={last}")
+    assert status == 0, err[-3000:]
     assert (run_dir / "config.yaml").read_bytes() == config_before
     assert not (run_dir / ".hydra" / "overrides.yaml").read_text().count("ckpt_path")
     after = set((ROOT / "outputs").glob("*/*")) if (ROOT / "outputs").is_dir() else set()
@@ -154,7 +155,8 @@ def test_kill_9_then_resume_as_readme_says_matches_uninterrupted(
 def test_last_checkpoint_written_every_epoch_without_improvement(tiny_csv, cache_dir, tmp_path):
     from molprop.train.run import train
 
-    extra = ["trainer.max_epochs=2", "optimizer.lr=0", "optimizer.weight_decay=0"]
+    extra = ["trainer.max_epochs=2", "+trainer.limit_train_batches=1", "optimizer.lr=0"]
+    extra += ["optimizer.weight_decay=0"]
     train(compose_train(csv_overrides(tiny_csv, tmp_path, cache_dir) + extra))
     best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
@@ -456,6 +458,27 @@ def test_early_stopping_checks_finite():
     cfg = compose_train([])
     assert cfg.callbacks.early_stopping.check_finite is True
     assert cfg.callbacks.last_checkpoint.monitor is None
+
+
+def test_lightning_lines_printed_once():
+    from molprop.train.run import _single_log_stream
+
+    root = logging.getLogger()
+    added = logging.StreamHandler()
+    root.addHandler(added)  # what Hydra's job logging does
+    try:
+        _single_log_stream()
+    finally:
+        root.removeHandler(added)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name
+
+
+def test_debug_presets_keep_matplotlib_quiet():
+    cfg = compose_train(["debug=fdr"], return_hydra_config=True)
+    assert cfg.hydra.job_logging.root.level == "DEBUG"
+    assert cfg.hydra.job_logging.loggers.matplotlib.level == "WARNING"
 
 
 # ---------------------------------------------------------- empty splits, all invalid
