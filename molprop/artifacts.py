@@ -5,7 +5,7 @@ Layout of a training run (the one place that defines it)::
     <run_dir>/
       config.yaml              resolved Hydra config
       splits.json, skipped.csv written by the datamodule
-      checkpoints/             best.ckpt, last.ckpt (checkpoints/member_<m>/ when M > 1)
+      checkpoints/             best.ckpt, last.ckpt (every epoch); member_<m>/ when M > 1
       model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
       model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)

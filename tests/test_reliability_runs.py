@@ -620,6 +620,13 @@ def test_debug_switch_shows_traceback(trained, tmp_path, capsys, monkeypatch, sw
     assert status == 2 and "Traceback" in err and "does not exist" in err
 
 
+def test_train_verbose_shows_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MOLPROP_DEBUG", raising=False)
+    status, err = train_main(capsys, "--verbose", f"ckpt_path={tmp_path / 'gone.ckpt'}")
+    monkeypatch.delenv("MOLPROP_DEBUG", raising=False)
+    assert status == 2 and "Traceback" in err and "gone.ckpt" in err
+
+
 def test_user_errors_are_molprop_or_os_errors():
     from molprop.cli.errors import USER_ERRORS
 
