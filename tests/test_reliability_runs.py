@@ -174,6 +174,12 @@ def test_resume_with_contradicting_override_is_one_line(trained, tmp_path, capsy
     assert {p.name for p in set(after) - set(before)} <= {"train.log"}  # Hydra's log, appended
 
 
+def test_resume_with_global_preset_compares_everything(trained, tmp_path, capsys):
+    run = copy_run(trained, tmp_path)
+    status, err = train_main(capsys, f"ckpt_path={run}/checkpoints/last.ckpt", "debug=overfit")
+    assert_one_line_error(status, err, "contradict", "the preset debug changes settings")
+
+
 def test_resume_in_python_with_other_model_refused(trained, tiny_csv, cache_dir, tmp_path):
     from molprop.train.run import train
 

@@ -45,6 +45,9 @@ RESUMABLE = (
 ALLOWED_TARGETS = ("lightning.pytorch.", "torch.optim.", "molprop.")
 
 
+_ABSENT = object()
+
+
 @dataclass(frozen=True)
 class ResumePlan:
     """What ``ckpt_path`` asks for.
@@ -139,6 +142,15 @@ def restore_run_config(
     new = _flatten(OmegaConf.to_container(probe, resolve=True))
     old = _flatten(OmegaConf.to_container(saved, resolve=True))
     asked = None if overrides is None else override_keys(overrides)
+    presets = [
+        k
+        for k in asked or []
+        if OmegaConf.select(cfg, k, default=_ABSENT) is _ABSENT and not _under(k, RESUMABLE)
+    ]
+    if presets:
+        # a group of the _global_ package (experiment=, debug=) sets keys all over the config:
+        # compare everything (re-passing the run's own overrides still agrees)
+        asked = None
     changed = sorted(
         k
         for k in set(new) | set(old)
@@ -148,6 +160,8 @@ def restore_run_config(
     if conflicts:
         shown = "; ".join(f"{k}={new.get(k)!r} (run: {old.get(k)!r})" for k in conflicts[:4])
         more = f" and {len(conflicts) - 4} more" if len(conflicts) > 4 else ""
+        if presets:
+            more += f" (the preset {', '.join(presets)} changes settings across the config)"
         raise InputError(
             f"ckpt_path={plan.ckpt_path}: resuming restores '{run.config}', and these "
             f"settings contradict it: {shown}{more}; drop them (only "
