@@ -1,6 +1,7 @@
 """Predict with a trained molprop run: ``python predict.py RUN_DIR --smiles 'CCO' ...``.
 
-See ``python predict.py --help`` and :mod:`molprop.inference.stream`.
+The same as ``molprop predict ...``; see ``python predict.py --help`` and
+:mod:`molprop.cli.predict`.
 """
 
 import sys

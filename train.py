@@ -1,19 +1,12 @@
 """Train a molprop model: ``python train.py [group=option ...] [key=value ...]``.
 
-Configs live in ``conf/`` (Hydra); see ``conf/train.yaml``. Multiruns: ``python train.py -m``.
+The same as ``molprop train ...`` (:mod:`molprop.cli.train`). Configs live in ``conf/``
+(Hydra); see ``conf/train.yaml``. Multiruns: ``python train.py -m``.
 """
 
-import hydra
-from omegaconf import DictConfig
+import sys
 
-from molprop.train.run import train
-
-
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float:
-    """Train and return the optimised metric (used by sweepers)."""
-    return train(cfg)
-
+from molprop.cli.train import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

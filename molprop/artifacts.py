@@ -5,7 +5,7 @@ Layout of a training run (the one place that defines it)::
     <run_dir>/
       config.yaml              resolved Hydra config
       splits.json, skipped.csv written by the datamodule
-      checkpoints/             best.ckpt, last.ckpt (checkpoints/member_<m>/ when M > 1)
+      checkpoints/             best.ckpt, last.ckpt (every epoch); member_<m>/ when M > 1
       model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
       model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
@@ -17,15 +17,19 @@ safetensors, so loading never unpickles arbitrary objects.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from molprop.atomic import atomic_path, write_text_atomic
+from molprop.bagging import AGGREGATE_METHODS as AGGREGATES
 from molprop.data.tables import TASKS
-from molprop.exceptions import MolpropError
+from molprop.exceptions import InputError, MolpropError
 from molprop.model import PropertyModel
 
 FORMAT_VERSION = 1
@@ -65,6 +69,42 @@ class RunDir:
         return self.model_dir / f"member_{member}.safetensors"
 
 
+#: File name of the checkpoint written after every epoch (the one to resume from).
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def resume_target(ckpt_path: str | Path) -> tuple[Path | None, int, Path]:
+    """Interpret a resume checkpoint: its run directory, ensemble member and resolved path.
+
+    ``<run>/checkpoints/last.ckpt`` is member 0 of ``<run>``;
+    ``<run>/checkpoints/member_<m>/last.ckpt`` is member ``m``. Any other file resumes member 0
+    without a run directory (``None``).
+
+    Raises:
+        InputError: When ``ckpt_path`` is not a file.
+    """
+    path = Path(str(ckpt_path)).expanduser().resolve()
+    if not path.is_file():
+        raise InputError(
+            f"ckpt_path={str(ckpt_path)!r}: no such file; expected a checkpoint such as "
+            f"<run_dir>/checkpoints/{LAST_CHECKPOINT}"
+        )
+    parent, member = path.parent, 0
+    if parent.name.startswith("member_") and parent.name[len("member_") :].isdigit():
+        member, parent = int(parent.name[len("member_") :]), parent.parent
+    root = parent.parent if parent.name == "checkpoints" else None
+    return root, member, path
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` that hold NaN or infinity."""
+    return [
+        name
+        for name, value in state.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
+
+
 @dataclass
 class ModelSpec:
     """Everything besides weights that inference needs; stored as ``model/model.json``.
@@ -102,18 +142,40 @@ class ModelSpec:
 
 def save_spec(run_dir: str | Path, spec: ModelSpec) -> Path:
     """Write ``model/model.json``; returns its path."""
-    path = RunDir(run_dir).model_json
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(spec), indent=2, sort_keys=True))
-    return path
+    return write_text_atomic(
+        RunDir(run_dir).model_json, json.dumps(asdict(spec), indent=2, sort_keys=True)
+    )
 
 
 def save_member(run_dir: str | Path, member: int, model: PropertyModel) -> Path:
-    """Write one member's weights (scaler buffers included) as safetensors."""
+    """Write one member's weights (scaler buffers included) as safetensors, atomically.
+
+    Raises:
+        ArtifactError: When a weight is NaN or infinite (a diverged model is never saved).
+    """
     path = RunDir(run_dir).member_weights(member)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"format_version": str(FORMAT_VERSION)})
+    bad = non_finite_tensors(state)
+    if bad:
+        raise ArtifactError(
+            f"refusing to save ensemble member {member} to '{path}': non-finite (NaN/inf) "
+            f"weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}; training "
+            "diverged (try a lower optimizer.lr)"
+        )
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format_version": str(FORMAT_VERSION)})
+    return path
+
+
+def _regular_file(path: Path, what: str) -> Path:
+    """``path`` if it is a regular file (not a link); ``ArtifactError`` naming it otherwise."""
+    if path.is_symlink():
+        raise ArtifactError(
+            f"{what} '{path}' is a symbolic link; model/ files must be regular files "
+            "(copy the run directory instead of linking its files)"
+        )
+    if not path.is_file():
+        raise ArtifactError(f"{what} '{path}' is missing or not a regular file")
     return path
 
 
@@ -127,17 +189,25 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
     if not run.root.is_dir():
         raise ArtifactError(
             f"run directory '{run.root}' does not exist; expected the output "
-            "folder of a finished `python train.py` run"
+            "folder of a finished `molprop train` run"
         )
-    if not run.model_json.is_file():
+    if not run.model_json.exists() and not run.model_json.is_symlink():
         raise ArtifactError(
             f"run directory '{run.root}' has no model/model.json; expected a "
             "finished training run (model/ is written at the end of training)"
         )
+    _regular_file(run.model_json, "model description")
     try:
-        raw = json.loads(run.model_json.read_text())
+        raw = json.loads(run.model_json.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ArtifactError(f"'{run.model_json}' is not UTF-8 text: {err}") from err
     except (OSError, json.JSONDecodeError) as err:
         raise ArtifactError(f"cannot read '{run.model_json}': {err}") from err
+    if not isinstance(raw, dict):
+        raise ArtifactError(
+            f"'{run.model_json}' holds a JSON {type(raw).__name__}; expected an object "
+            "with task, task_names, backbone, ..."
+        )
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise ArtifactError(
@@ -153,7 +223,40 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
             f"'{run.model_json}' is inconsistent: task={spec.task!r}, "
             f"{len(spec.task_names)} task names, {len(spec.scaler_mean)} scalers"
         )
+    problem = spec_problem(spec)
+    if problem:
+        raise ArtifactError(f"'{run.model_json}': {problem}")
     return spec
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def spec_problem(spec: ModelSpec) -> str | None:
+    """Describe the first field of ``spec`` that inference cannot use (``None``: all usable)."""
+    n = spec.num_members
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        return f"num_members={n!r}; expected an integer >= 1"
+    if not isinstance(spec.backbone, dict) or not all(
+        isinstance(v, dict) for v in (spec.conformers, spec.graph, spec.bagging, spec.data)
+    ):
+        return "backbone, conformers, graph, bagging and data must be JSON objects"
+    cutoff = spec.graph.get("cutoff")
+    if cutoff is not None and not (_is_number(cutoff) and cutoff > 0):
+        return f"graph.cutoff={cutoff!r}; expected a positive number or null"
+    neighbors = spec.graph.get("max_neighbors")
+    if neighbors is not None and not (isinstance(neighbors, int) and neighbors >= 1):
+        return f"graph.max_neighbors={neighbors!r}; expected an integer >= 1 or null"
+    for name, value in (
+        ("bagging.aggregate", spec.bagging.get("aggregate", "mean")),
+        ("ensemble_aggregate", spec.ensemble_aggregate),
+    ):
+        if value not in AGGREGATES:
+            return f"{name}={value!r}; expected one of {', '.join(AGGREGATES)}"
+    if not all(_is_number(v) for v in [*spec.scaler_mean, *spec.scaler_std]):
+        return "scaler_mean/scaler_std must be finite numbers"
+    return None
 
 
 def build_model(spec: ModelSpec) -> PropertyModel:
@@ -184,18 +287,36 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> list[
     members = []
     for m in range(spec.num_members):
         path = run.member_weights(m)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise ArtifactError(
                 f"'{path}' is missing; model.json lists {spec.num_members} ensemble members"
             )
-        try:
-            model = build_model(spec)
-            model.load_state_dict(load_file(str(path)), strict=True)
-        except (RuntimeError, TypeError, ValueError, OSError) as err:
-            raise ArtifactError(
-                f"weights '{path}' do not match model/model.json "
-                f"(incompatible molprop version?): {err}"
-            ) from err
+        model = _load_member(spec, _regular_file(path, f"weights of member {m}"))
         model.spec = spec
         members.append(model.to(device).eval())
     return members
+
+
+def _load_member(spec: ModelSpec, path: Path) -> PropertyModel:
+    """Build the architecture of ``spec`` and load the safetensors weights at ``path``."""
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ArtifactError(
+            f"weights '{path}' are not a readable safetensors file (truncated, empty or "
+            f"another format?): {err}"
+        ) from err
+    bad = non_finite_tensors(state)
+    if bad:
+        raise ArtifactError(
+            f"weights '{path}' hold non-finite (NaN/inf) values in {', '.join(bad[:3])}; "
+            "the run diverged, retrain it"
+        )
+    try:
+        model = build_model(spec)
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError, KeyError) as err:
+        raise ArtifactError(
+            f"weights '{path}' do not match model/model.json (incompatible molprop version?): {err}"
+        ) from err
+    return model

@@ -18,3 +18,7 @@ class InputError(MolpropError):
 
 class TooManySkippedError(InputError):
     """More molecules were skipped than ``data.max_skipped_fraction`` allows."""
+
+
+class TrainingError(MolpropError):
+    """Training cannot go on, e.g. the loss became NaN or infinite."""

@@ -1,4 +1,6 @@
-"""train.py as users run it: multirun with sweep_summary.csv, 2-process DDP, submitit local."""
+"""Training as users run it: ``molprop train`` multirun with sweep_summary.csv, 2-process DDP
+(Lightning re-launches ``python -m molprop train``), ``python train.py`` with submitit local and
+Optuna."""
 
 import importlib.util
 import json
@@ -27,7 +29,16 @@ def check(result):
 def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        ["train.py", "-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1", f"hydra.sweep.dir={sweep}"]
+        [
+            "-m",
+            "molprop",
+            "train",
+            "-m",
+            *tiny_cli(tiny_csv, cache_dir),
+            "seed=0,1",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,  # any working directory: the configs are the project's conf/
     )
     check(result)
     summary = pd.read_csv(sweep / "sweep_summary.csv")
@@ -43,7 +54,9 @@ def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     run_dir = tmp_path / "ddp"
     result = run_cli(
         [
-            "train.py",
+            "-m",
+            "molprop",
+            "train",
             *tiny_cli(tiny_csv, cache_dir),
             "trainer=ddp",
             "trainer.accelerator=cpu",

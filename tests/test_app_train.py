@@ -30,7 +30,7 @@ def test_fast_dev_run_on_default_data(tmp_path, cache_dir, capsys):
     value = train(cfg)
     assert isinstance(value, float)
     out = capsys.readouterr().out
-    assert f"python predict.py {tmp_path} --smiles 'CCO'" in out
+    assert f"molprop predict {tmp_path} --smiles 'CCO'" in out
     assert (tmp_path / "model" / "model.json").is_file()
     assert (tmp_path / "splits.json").is_file() and (tmp_path / "skipped.csv").is_file()
 

@@ -266,7 +266,7 @@ def test_mirror_geometry_alone_needs_degree_one(reg_run, tmp_path):
 
 
 def test_missing_and_incompatible_run_dir(reg_run, tmp_path, capsys):
-    assert main([str(tmp_path / "nope"), "--smiles", "CCO"]) == 1
+    assert main([str(tmp_path / "nope"), "--smiles", "CCO"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
     broken = tmp_path / "broken"
@@ -275,7 +275,7 @@ def test_missing_and_incompatible_run_dir(reg_run, tmp_path, capsys):
     spec = json.loads(spec_path.read_text())
     spec["backbone"]["channels"] = 8  # weights were saved with 4 channels
     spec_path.write_text(json.dumps(spec))
-    assert main([str(broken), "--smiles", "CCO"]) == 1
+    assert main([str(broken), "--smiles", "CCO"]) == 2
     err = capsys.readouterr().err
     assert "do not match" in err and "Traceback" not in err
 
@@ -295,7 +295,7 @@ def test_cli_subprocess_missing_run_dir(tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 2 and proc.stdout == ""
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -326,11 +326,11 @@ def test_header_only_csv(reg_run, tmp_path):
 def test_bad_input_messages(reg_run, tmp_path, capsys):
     path = tmp_path / "no_smiles.csv"
     path.write_text("name,value\na,1\n")
-    assert main([str(reg_run), "--input", str(path)]) == 1
+    assert main([str(reg_run), "--input", str(path)]) == 2
     assert "no SMILES column" in capsys.readouterr().err
-    assert main([str(reg_run), "--input", str(path), "--smiles-column", "nope"]) == 1
+    assert main([str(reg_run), "--input", str(path), "--smiles-column", "nope"]) == 2
     assert "'nope' not found" in capsys.readouterr().err
-    assert main([str(reg_run), "--input", str(tmp_path / "absent.csv")]) == 1
+    assert main([str(reg_run), "--input", str(tmp_path / "absent.csv")]) == 2
     assert "file not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:  # argparse: exactly one source
         main([str(reg_run)])
@@ -338,9 +338,9 @@ def test_bad_input_messages(reg_run, tmp_path, capsys):
 
 
 def test_bad_device_messages(reg_run, capsys):
-    assert main([str(reg_run), "--smiles", "CCO", "--device", "gpu"]) == 1
+    assert main([str(reg_run), "--smiles", "CCO", "--device", "gpu"]) == 2
     err = capsys.readouterr().err
     assert "--device: 'gpu' is not a torch device" in err and "Traceback" not in err
-    assert main([str(reg_run), "--smiles", "CCO", "--device", "cuda:99"]) == 1
+    assert main([str(reg_run), "--smiles", "CCO", "--device", "cuda:99"]) == 2
     err = capsys.readouterr().err
     assert "'cuda:99' requested" in err and "CUDA device(s)" in err

@@ -307,13 +307,13 @@ def test_predict_cli_bad_file_is_one_line(reg_run, tmp_path, capsys):
 
     path = write(tmp_path, b"smiles\nCCO\nC\xe9C\n")
     out = tmp_path / "out.csv"
-    assert main([str(reg_run), "--input", str(path), "--output", str(out), "--quiet"]) == 1
+    assert main([str(reg_run), "--input", str(path), "--output", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"predict.py: error: --input '{path}', line 3: bytes b'\\xe9C\\n' are not "
-        "UTF-8 (invalid continuation byte); expected a UTF-8 text file (re-save it "
-        "as UTF-8)"
-    ]
+    assert len(err) == 1 and err[0].startswith("molprop predict: error: ")
+    assert (
+        f"--input '{path}', line 3: bytes b'\\xe9C\\n' are not UTF-8 (invalid continuation "
+        "byte); expected a UTF-8 text file (re-save it as UTF-8)"
+    ) in err[0]
     assert not out.exists()
 
 

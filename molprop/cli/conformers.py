@@ -1,12 +1,13 @@
-r"""Command ``python -m molprop.cli.conformers``: fill the conformer cache for a SMILES CSV.
+r"""Command ``molprop conformers``: fill the conformer cache for a SMILES CSV.
 
 Example::
 
-    python -m molprop.cli.conformers molecules.csv --pool-size 10 --workers 4 \
+    molprop conformers molecules.csv --pool-size 10 --workers 4 \
         --cache-dir data/cache --out conformers.sdf
 
-Prints a summary; the last line is JSON ``{"molecules", "conformers", "failures",
-"seconds"}``. Molecules that cannot be parsed or embedded are skipped and listed.
+Also ``python -m molprop.cli.conformers``. Prints a summary; the last line is JSON
+``{"molecules", "conformers", "failures", "seconds"}``. Molecules that cannot be parsed or
+embedded are skipped and listed.
 
 Every default is the default of :class:`~molprop.chem.config.ConformerConfig`, the one
 that ``train.py`` uses too, so with the defaults the command fills exactly the cache
@@ -21,14 +22,16 @@ import logging
 import sys
 
 from molprop.chem.config import OPTIMIZERS, ConformerConfig
-from molprop.exceptions import MolpropError
+from molprop.cli.errors import VERBOSE_FLAG, run_command, strip_verbose
+
+PROG = "molprop conformers"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the command (defaults from :class:`ConformerConfig`)."""
     default = ConformerConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m molprop.cli.conformers",
+        prog=PROG,
         description="Generate (and cache) RDKit ETKDGv3 conformer ensembles for a SMILES CSV.",
     )
     parser.add_argument("input", help="CSV file with a SMILES column")
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skipped", default=None, help="CSV of skipped rows (row,smiles,reason)")
     parser.add_argument("--keep-fragments", action="store_true", help="do not strip salts")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    parser.add_argument(VERBOSE_FLAG, action="store_true", help="print the traceback of an error")
     return parser
 
 
@@ -91,29 +95,23 @@ def config_from_args(args: argparse.Namespace) -> ConformerConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     level = logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from molprop.data.conformer_jobs import run_conformer_job
 
-    try:
-        cfg = config_from_args(args)
-        summary = run_conformer_job(
-            args.input,
-            cfg,
-            smiles_column=args.smiles_column,
-            num_workers=args.workers,
-            cache_dir=args.cache_dir or None,
-            out=args.out,
-            skipped_path=args.skipped,
-            largest_fragment=not args.keep_fragments,
-            progress=not args.quiet,
-        )
-    except MolpropError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = config_from_args(args)
+    summary = run_conformer_job(
+        args.input,
+        cfg,
+        smiles_column=args.smiles_column,
+        num_workers=args.workers,
+        cache_dir=args.cache_dir or None,
+        out=args.out,
+        skipped_path=args.skipped,
+        largest_fragment=not args.keep_fragments,
+        progress=not args.quiet,
+    )
     skipped = summary.pop("skipped")
     for row in skipped.itertuples(index=False):
         print(f"skipped row {row.row} ({row.smiles}): {row.reason}")
@@ -127,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     keys = ("molecules", "conformers", "failures", "seconds")
     print(json.dumps({k: summary[k] for k in keys}))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 ok, 2 error: one line on stderr)."""
+    args = build_parser().parse_args(strip_verbose(sys.argv[1:] if argv is None else argv))
+    return run_command(PROG, lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line of ``predict.py`` (argparse, not Hydra: SMILES contain ``= ( ) # [ ] @``).
+"""Command ``molprop predict`` = ``python predict.py`` (argparse: SMILES contain ``= ( ) # [ ]``).
 
 The prediction logic and the output columns live in :mod:`molprop.inference.stream`.
 """
@@ -9,17 +9,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from molprop.inference.stream import (
-    DEFAULT_CHUNK_SIZE,
-    iter_predictions,
-    predict,
-    write_predictions,
-)
+from molprop.cli.errors import VERBOSE_FLAG, run_command, strip_verbose
+from molprop.inference.readers import DEFAULT_CHUNK_SIZE
 
 log = logging.getLogger("molprop.inference.stream")
+PROG = "molprop predict"
 
 
 def build_parser():
@@ -27,7 +25,7 @@ def build_parser():
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="predict.py",
+        prog="molprop predict",
         description="Predict molecular properties with a trained molprop run.",
         epilog="Output: input columns, per task <task>, <task>_conformer_std "
         "(+ <task>_ensemble_std for ensembles), num_conformers, error.",
@@ -67,22 +65,47 @@ def build_parser():
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--cache-dir", help="conformer cache folder (default: no cache)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or info logs")
+    parser.add_argument(
+        VERBOSE_FLAG, action="store_true", help="print the full traceback of an error"
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (0 ok, 1 error, 2 usage).
+def check_paths(output: str | None, cache_dir: str | None) -> None:
+    """Refuse an ``--output`` or ``--cache-dir`` that cannot be written, before any work.
 
-    Only the CSV goes to stdout; the progress bar and logs go to stderr.
+    Raises:
+        InputError: When ``output`` is a directory, ``cache_dir`` is a file, or a folder on
+            either path is a regular file.
     """
-    from molprop.exceptions import MolpropError
+    from molprop.exceptions import InputError
 
-    args = build_parser().parse_args(argv)
+    for flag, value, want_dir in (("--output", output, False), ("--cache-dir", cache_dir, True)):
+        if not value:
+            continue
+        path = Path(value)
+        if not want_dir and path.is_dir():
+            raise InputError(f"{flag} '{path}' is a directory; expected a CSV file path")
+        if want_dir and path.exists() and not path.is_dir():
+            raise InputError(f"{flag} '{path}' is a file; expected a folder (or a new path)")
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise InputError(
+                    f"{flag} '{path}': '{parent}' is a file, not a folder; expected a path "
+                    "whose folders are folders"
+                )
+
+
+def _run(args) -> int:
+    # imported here so that `--help` answers without loading torch
+    from molprop.inference.stream import iter_predictions, predict, write_predictions
+
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    check_paths(args.output, args.cache_dir)
     options = dict(
         smiles_column=args.smiles_column,
         num_conformers=args.num_conformers,
@@ -96,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with logging_redirect_tqdm():
             if args.output:
+                # predict() writes <output>.partial and renames it when every row is written
                 rows = predict(args.run_dir, args.smiles, args.input, args.output, **options)
                 log.info("wrote %d rows to %s", rows, args.output)
             else:
@@ -103,11 +127,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 write_predictions(frames, sys.stdout)
     except BrokenPipeError:  # e.g. `predict.py ... | head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # avoid a second error at exit
-        return 0
-    except MolpropError as err:
-        print(f"predict.py: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("predict.py: interrupted", file=sys.stderr)
-        return 130
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (0 ok, 2 error or usage, 130 Ctrl-C).
+
+    Only the CSV goes to stdout; the progress bar, logs and the one-line error go to stderr
+    (:mod:`molprop.cli.errors`; ``--verbose`` or ``MOLPROP_DEBUG=1`` adds the traceback).
+    """
+    args = build_parser().parse_args(strip_verbose(sys.argv[1:] if argv is None else argv))
+    return run_command(PROG, lambda: _run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

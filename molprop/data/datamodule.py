@@ -22,6 +22,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
 
 from molprop.chem.config import ConformerConfig
 from molprop.config import as_dict, coerce
@@ -40,6 +41,7 @@ from molprop.data.io import MolTable, read_table
 from molprop.data.pipeline import ensemble_graphs, structure_ensemble
 from molprop.data.sources import resolve_data_path
 from molprop.data.splits import SPLIT_NAMES, make_split, write_split
+from molprop.exceptions import TooManySkippedError
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +198,23 @@ class MolDataModule(L.LightningDataModule):
             )
             canonical, errors, ensembles = ens.canonical, ens.errors, ens.ensembles
         graphs = []
-        for row, ensemble in enumerate(ensembles):
+        rows = tqdm(
+            enumerate(ensembles),
+            total=len(ensembles),
+            desc="graphs",
+            unit="mol",
+            disable=not self.progress,
+            mininterval=1.0,
+        )
+        for row, ensemble in rows:
             if ensemble is not None:
                 graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
+        if not graphs:  # zero graphs cannot be saved or collated: report the rows instead
+            first = skipped_frame(range(len(table)), table.smiles, errors).iloc[0]
+            raise TooManySkippedError(
+                f"Input file '{self.source}': none of the {len(table)} molecules could be used; "
+                f"first: row {first.row}, SMILES '{first.smiles}': {first.reason}. Fix the input"
+            )
         return graphs, {"canonical": canonical, "errors": errors}
 
     def _split_cfg(self, cfg: DataConfig, path: Path) -> dict:

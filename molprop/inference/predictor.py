@@ -161,5 +161,31 @@ class Predictor:
             (e or "no conformer graphs could be built") if k == 0 else ""
             for e, k in zip(errors or [None] * n, counts, strict=True)
         ]
+        blank_non_finite(values, self.spec.task_names, counts)
         out = pd.DataFrame(values, index=range(n))[self.columns]
         return join_inputs(inputs.reset_index(drop=True), out)
+
+
+def blank_non_finite(values: dict[str, Any], task_names: Sequence[str], counts) -> None:
+    """Turn rows whose bagged prediction is NaN/inf into per-row errors (in place).
+
+    A prediction is never silently blank: such a row keeps ``num_conformers`` but gets empty
+    predictions and spreads and an ``error`` saying the model output was not finite.
+
+    Args:
+        values: Output columns by name (arrays of length n; ``error`` a list of str).
+        task_names: The run's tasks.
+        counts: Conformers bagged per row, shape ``[n]`` (0: the row already failed).
+    """
+    preds = np.stack([values[task] for task in task_names], axis=1)
+    bad = (~np.isfinite(preds)).any(axis=1) & (np.asarray(counts) > 0)
+    for i in np.flatnonzero(bad):
+        tasks = [t for t, v in zip(task_names, preds[i], strict=True) if not np.isfinite(v)]
+        values[ERROR_COLUMN][i] = (
+            f"the model predicted a non-finite value for {', '.join(tasks)}; "
+            "the run's weights or this molecule's graphs are broken"
+        )
+        for name, column in values.items():
+            if name.startswith(tuple(task_names)) and name != NUM_CONFORMERS_COLUMN:
+                if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+                    column[i] = np.nan

@@ -13,6 +13,7 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from molprop.bagging import aggregate_conformers, molecule_targets
+from molprop.exceptions import TrainingError
 from molprop.metrics import compute_metrics
 from molprop.model import PropertyModel
 
@@ -85,6 +86,15 @@ def loss_name(task: str, loss: str, variance_head: bool) -> str:
     if name not in LOSSES:
         raise ValueError(f"model.loss={loss!r} is not supported; expected mse or smooth_l1")
     return name
+
+
+def check_finite_loss(loss: torch.Tensor, epoch: int, step: int) -> None:
+    """Raise :class:`TrainingError` when the training loss is NaN or infinite."""
+    if not bool(torch.isfinite(loss.detach()).all()):
+        raise TrainingError(
+            f"training loss is {float(loss.detach()):g} at epoch {epoch}, step {step}: training "
+            "diverged; lower optimizer.lr, keep trainer.gradient_clip_val, check the targets"
+        )
 
 
 def unique_conformers(parts: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -177,8 +187,14 @@ class MolpropModule(pl.LightningModule):
         return masked_loss(mean, target, self.loss_name), raw
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """One optimisation step on a batch of conformers."""
+        """One optimisation step on a batch of conformers.
+
+        Raises:
+            TrainingError: When the loss is NaN or infinite (training diverged; the run stops
+                instead of training, early-stopping and saving a broken model).
+        """
         loss, _ = self._loss(batch)
+        check_finite_loss(loss, self.current_epoch, self.global_step)
         self.log(
             "train/loss",
             loss,

@@ -9,8 +9,10 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig
+from tqdm.auto import tqdm
 
 from molprop import artifacts
+from molprop.atomic import write_text_atomic
 from molprop.config import as_dict
 from molprop.metrics import monitor_for, to_json_safe
 from molprop.train import plots
@@ -22,6 +24,18 @@ def _device(members: Sequence[Any]) -> torch.device:
         return members[0].trainer.strategy.root_device
     except (AttributeError, RuntimeError):  # pragma: no cover - defensive
         return torch.device("cpu")
+
+
+def _progress(loader: Any, stage: str, member: int, enabled: bool) -> Any:
+    """Wrap ``loader`` in a progress bar on stderr (final evaluation can take a while)."""
+    return tqdm(
+        loader,
+        desc=f"{stage} (member {member})",
+        unit="batch",
+        disable=not enabled,
+        leave=False,
+        mininterval=1.0,
+    )
 
 
 def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]) -> None:
@@ -68,9 +82,15 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     task, names = dm.task, list(dm.task_names)
     device = _device(members)
     aggregate = str(cfg.bagging.aggregate)
+    progress = bool(cfg.trainer.get("enable_progress_bar", True))
     results = {}
     for stage, loader_fn in (("val", dm.val_dataloader), ("test", dm.test_dataloader)):
-        preds = [collect_predictions(m.model, loader_fn(), device) for m in members]
+        preds = [
+            collect_predictions(
+                m.model, _progress(loader_fn(), f"evaluate {stage}", i, progress), device
+            )
+            for i, m in enumerate(members)
+        ]
         results[stage] = evaluate(preds, task, names, aggregate)
     for m in members:
         m.model.cpu()
@@ -88,9 +108,9 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         "test": results["test"].metrics,
         "spread_error_spearman": {"test": results["test"].spearman},
     }
-    run.metrics.write_text(json.dumps(to_json_safe(metrics), indent=2))
+    write_text_atomic(run.metrics, json.dumps(to_json_safe(metrics), indent=2))
     frame = predictions_frame(results["test"], names, _input_columns(dm))
-    frame.to_csv(run.test_predictions, index=False)
+    write_text_atomic(run.test_predictions, frame.to_csv(index=False))
     if len(frame):
         plot = plots.parity_plot if task == "regression" else plots.roc_plot
         plot(frame, names, run.parity_plot if task == "regression" else run.roc_plot)
@@ -119,6 +139,6 @@ def _print_summary(run: artifacts.RunDir, metrics: dict[str, Any]) -> None:
         f"[molprop] model:   {run.model_dir}  ({metrics['ensemble_size']} member(s))\n"
         f"[molprop] metrics: {run.metrics}\n"
         f"[molprop] test {short}: {row}\n"
-        f"[molprop] predict: python predict.py {root} --smiles 'CCO'\n",
+        f"[molprop] predict: molprop predict {root} --smiles 'CCO'\n",
         flush=True,
     )

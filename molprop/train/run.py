@@ -14,19 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from molprop import artifacts
+from molprop.atomic import write_text_atomic
 from molprop.chem.config import ConformerConfig
 from molprop.data.config import BaggingConfig, DataConfig, GraphConfig
 from molprop.exceptions import InputError
+from molprop.lit.checkpoints import SafeCheckpointIO, load_checkpoint_file
 from molprop.lit.module import MolpropModule
 from molprop.metrics import monitor_for
 from molprop.model import PropertyModel
 from molprop.train.outputs import write_outputs
+from molprop.train.preflight import check_splits
+from molprop.train.resume import ResumePlan, restore_run_config, resume_plan
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +72,14 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
 
-def resume_plan(cfg: DictConfig) -> tuple[Path | None, int, str | None]:
-    """Interpret ``ckpt_path``: the run directory to continue, member index and checkpoint.
+def build_datamodule(
+    cfg: DictConfig, settings: Settings, run: artifacts.RunDir, member: int, write: bool = True
+):
+    """Instantiate and set up the datamodule of one ensemble member.
 
-    ``<run>/checkpoints/last.ckpt`` resumes member 0 of ``<run>``;
-    ``<run>/checkpoints/member_<m>/last.ckpt`` resumes member ``m`` (earlier members are
-    reloaded from their best checkpoints). Other paths resume member 0 in a new run dir.
-
-    Raises:
-        InputError: When ``ckpt_path`` is given but is not a file.
+    ``write=False`` (a resume of a run that has them) keeps ``splits.json`` and ``skipped.csv``
+    as they are.
     """
-    ckpt = cfg.get("ckpt_path")
-    if not ckpt:
-        return None, 0, None
-    path = Path(str(ckpt)).expanduser().resolve()
-    if not path.is_file():
-        raise InputError(
-            f"ckpt_path={ckpt!r}: no such file; expected a checkpoint such as "
-            "<run_dir>/checkpoints/last.ckpt"
-        )
-    parent, member = path.parent, 0
-    if parent.name.startswith("member_") and parent.name[len("member_") :].isdigit():
-        member, parent = int(parent.name[len("member_") :]), parent.parent
-    root = parent.parent if parent.name == "checkpoints" else None
-    return root, member, str(path)
-
-
-def build_datamodule(cfg: DictConfig, settings: Settings, run: artifacts.RunDir, member: int):
-    """Instantiate and set up the datamodule of one ensemble member."""
     from molprop.data.datamodule import MolDataModule
 
     seed = int(cfg.seed) + member
@@ -109,13 +92,14 @@ def build_datamodule(cfg: DictConfig, settings: Settings, run: artifacts.RunDir,
         loader_workers=int(cfg.loader_workers),
         seed=seed,
         cache_dir=cfg.paths.cache_dir,
-        run_dir=str(run.root) if member == 0 and rank_zero_only.rank == 0 else None,
+        run_dir=str(run.root) if write and member == 0 and rank_zero_only.rank == 0 else None,
         bootstrap_seed=seed if cfg.ensemble.bootstrap else None,
         data_dir=cfg.paths.data_dir,
         progress=bool(cfg.trainer.enable_progress_bar),
     )
     dm.prepare_data()
     dm.setup("fit")
+    check_splits(dm)
     return dm
 
 
@@ -151,11 +135,10 @@ def build_trainer(
         target = str(node._target_)
         extra: dict[str, Any] = {}
         if target.endswith("ModelCheckpoint"):
-            extra = {
-                "dirpath": str(run.member_checkpoints(member, size)),
-                "monitor": monitor[0],
-                "mode": monitor[1],
-            }
+            extra = {"dirpath": str(run.member_checkpoints(member, size))}
+            # the every-epoch last.ckpt saver keeps monitor=None; best.ckpt follows the metric
+            if node.get("filename") != Path(artifacts.LAST_CHECKPOINT).stem:
+                extra.update(monitor=monitor[0], mode=monitor[1])
         elif target.endswith("EarlyStopping"):
             extra = {"monitor": monitor[0], "mode": monitor[1]}
         callbacks.append(instantiate(node, **extra))
@@ -165,7 +148,11 @@ def build_trainer(
         if node and "_target_" in node
     ]
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(run.root)
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        default_root_dir=str(run.root),
+        plugins=[SafeCheckpointIO()],
     )
 
 
@@ -176,7 +163,7 @@ def _best_state(trainer: pl.Trainer, fallback_dir: Path | None = None) -> dict |
         path = str(fallback_dir / "best.ckpt")
     if not path or not Path(path).is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    return load_checkpoint_file(path)["state_dict"]
 
 
 def train_member(
@@ -186,10 +173,11 @@ def train_member(
     member: int,
     ckpt_path: str | None = None,
     skip_fit: bool = False,
+    write: bool = True,
 ) -> Member:
     """Train (or, with ``skip_fit``, reload) ensemble member ``member``; best weights loaded."""
     pl.seed_everything(int(cfg.seed) + member, workers=True)
-    dm = build_datamodule(cfg, settings, run, member)
+    dm = build_datamodule(cfg, settings, run, member, write=write)
     monitor = monitor_for(cfg.monitor, dm.task)
     module = build_module(cfg, dm, monitor)
     trainer = build_trainer(cfg, run, member, monitor)
@@ -207,32 +195,57 @@ def train_member(
 
 
 def _single_log_stream() -> None:
-    """Drop Lightning's own console handlers when the root logger (Hydra) already prints."""
+    """Drop Lightning's own console handlers when the root logger (Hydra) already prints.
+
+    ``lightning``, ``lightning.pytorch``, ``lightning.fabric`` and ``torchmetrics`` each attach
+    a stderr handler at import; with Hydra's root handler every line would appear twice.
+    """
     if logging.getLogger().handlers:
-        for name in ("lightning.pytorch", "lightning.fabric"):
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric", "torchmetrics"):
             logger = logging.getLogger(name)
             logger.handlers.clear()
             # Lightning turns propagation off when it is imported before Hydra's logging set-up
             logger.propagate = True
 
 
-def train(cfg: DictConfig) -> float:
+def prepare_run(
+    cfg: DictConfig, overrides: list[str] | None = None
+) -> tuple[DictConfig, artifacts.RunDir, ResumePlan]:
+    """Return the config to train with, its run directory and resume plan; write config.yaml.
+
+    A fresh run writes its resolved config. A resume (``ckpt_path``) restores the run's own
+    ``config.yaml`` (:func:`molprop.train.resume.restore_run_config`) and writes nothing.
+    """
+    plan = resume_plan(cfg)
+    if plan.root is not None:
+        cfg = restore_run_config(cfg, plan, overrides)
+    run = artifacts.RunDir(plan.root or Path(str(cfg.paths.output_dir)))
+    if rank_zero_only.rank == 0 and plan.root is None:
+        run.root.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run.config, OmegaConf.to_yaml(cfg, resolve=True))
+    return cfg, run, plan
+
+
+def train(cfg: DictConfig, overrides: list[str] | None = None) -> float:
     """Train an ensemble of ``ensemble.size`` models and write the run directory.
 
     Args:
         cfg: Composed config of ``conf/train.yaml``.
+        overrides: The command-line overrides (``molprop train`` passes Hydra's); on a resume
+            only these are checked against the run's saved config. ``None``: all of ``cfg``.
 
     Returns:
         The optimised metric: the monitored validation metric of the bagged ensemble
         (NaN on non-zero DDP ranks).
+
+    Raises:
+        MolpropError: Bad input or settings, empty splits, a contradicting resume, a
+            diverged (non-finite) training loss.
     """
     _single_log_stream()
+    cfg, run, plan = prepare_run(cfg, overrides)
     settings = build_settings(cfg)
-    resume_root, resume_member, ckpt_path = resume_plan(cfg)
-    run = artifacts.RunDir(resume_root or Path(str(cfg.paths.output_dir)))
-    if rank_zero_only.rank == 0:
-        run.root.mkdir(parents=True, exist_ok=True)
-        run.config.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    keep_files = plan.root is not None and run.splits.is_file()
     members = []
     for m in range(int(cfg.ensemble.size)):
         members.append(
@@ -241,8 +254,9 @@ def train(cfg: DictConfig) -> float:
                 settings,
                 run,
                 m,
-                ckpt_path=ckpt_path if m == resume_member else None,
-                skip_fit=ckpt_path is not None and m < resume_member,
+                ckpt_path=plan.ckpt_path if m == plan.member else None,
+                skip_fit=plan.ckpt_path is not None and m < plan.member,
+                write=not keep_files,
             )
         )
     if not members[0].trainer.is_global_zero:
