@@ -400,7 +400,7 @@ def test_predict_unreadable_csv(trained, tmp_path, capsys, monkeypatch):
     def denied(path, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(stream, "read_csv_strings", denied)
+    monkeypatch.setattr(stream, "check_csv", denied)
     status, _, err = predict_main(capsys, trained, "--input", csv)
     assert_one_line_error(status, err, "Permission denied", "in.csv")
 

@@ -34,7 +34,7 @@ def check_splits(dm: Any) -> None:
     if not empty:
         return
     source = getattr(dm, "source", None)
-    sizes = (getattr(dm, "data_cfg", {}) or {}).get("split_sizes")
+    sizes = dm.data_cfg.split_sizes if getattr(dm, "data_cfg", None) is not None else None
     if usable == 0:
         raise InputError(
             f"data '{source}': no molecule could be used (all rows skipped, see skipped.csv); "
