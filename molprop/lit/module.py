@@ -84,6 +84,7 @@ class MolpropModule(pl.LightningModule):
         optimizer: Partial ``optimizer(params)``; AdamW(lr=1e-3) when ``None``.
         scheduler: Partial ``scheduler(optimizer[, total_steps=...])`` or ``None``.
         backbone_module: Pre-built backbone (for tests); built from ``backbone`` otherwise.
+        compile: ``model.compile``: ``torch.compile`` the backbone (see ``molprop.model``).
     """
 
     def __init__(
@@ -100,11 +101,12 @@ class MolpropModule(pl.LightningModule):
         optimizer: Callable | None = None,
         scheduler: Callable | None = None,
         backbone_module: nn.Module | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
         self.model = PropertyModel(
-            backbone, task_names, task, scaler_mean, scaler_std, backbone_module=backbone_module
+            backbone, task_names, task, scaler_mean, scaler_std, backbone_module, compile
         )
         self.loss_name = "bce" if task == "classification" else loss
         if self.loss_name not in LOSSES:
