@@ -62,12 +62,11 @@ def model_kwargs(name: str) -> dict:
     return out
 
 
-def esol_batch(num: int = 32, csv: Path = ESOL):
-    """PyG batch of the first ``num`` SMILES of ESOL, one ETKDG conformer (seed 0) each."""
+def esol_graphs(num: int = 32, csv: Path = ESOL) -> list:
+    """PyG graphs of the first ``num`` SMILES of ESOL, one ETKDG conformer (seed 0) each."""
     import pandas as pd
     from rdkit import Chem
     from rdkit.Chem import AllChem
-    from torch_geometric.data import Batch
 
     from molprop.data.featurize import MolFeaturizer
 
@@ -76,10 +75,17 @@ def esol_batch(num: int = 32, csv: Path = ESOL):
     for smiles in pd.read_csv(csv)["smiles"][:num]:
         mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
         if AllChem.EmbedMolecule(mol, randomSeed=0) != 0:
-            raise RuntimeError(f"RDKit could not embed {smiles}")
+            continue  # a molecule RDKit cannot embed is left out (none of the first 32)
         feat = MolFeaturizer(mol, graph_cfg)
         graphs.append(feat.graph(mol.GetConformer().GetPositions(), np.zeros(1), 0, 0))
-    return Batch.from_data_list(graphs)
+    return graphs
+
+
+def esol_batch(num: int = 32, csv: Path = ESOL):
+    """One PyG batch of :func:`esol_graphs`."""
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list(esol_graphs(num, csv))
 
 
 def build_pair(name: str, batch, seed: int = 0):

@@ -9,10 +9,11 @@ For one output degree ``l`` the channelwise TFN message is
 
 Composed from torch ops, autograd stores ``w``, ``H`` and ``S`` (the largest tensors of the
 network, ``E (2l+1) P`` each) and every elementwise pass streams them through memory and fresh
-allocations. Here the steps run on blocks of ``chunk`` edges whose intermediates stay in
-cache; only the inputs are saved, and the backward pass recomputes ``w`` and ``H`` block by
-block. Same function, same gradients (up to floating-point summation order); no host
-synchronisation (the block loop depends on the shape ``E`` only).
+allocations. Here ``H`` is computed once (one batched matmul) and saved; the radial layer,
+the scaling and the mix run on blocks of ``chunk`` edges whose intermediates stay in cache, so
+``w`` and ``S`` are never stored (the backward pass recomputes ``w`` block by block). Same
+function, same gradients (up to floating-point summation order); no host synchronisation (the
+block loop depends on the shape ``E`` only).
 """
 
 from __future__ import annotations
@@ -51,42 +52,46 @@ class _BasisMix(torch.autograd.Function):
     @staticmethod
     def forward(ctx, kernel, nbr, hidden, out_w, out_b, env, mix, rows: int, chunk: int):
         num_edges, paths, width = nbr.shape[0], out_w.shape[0], mix.shape[0]
+        # one batched matmul over all edges (per-call overhead dominates for small blocks)
+        h = torch.bmm(kernel, nbr)  # [E, rows F, c]
+        flat = h.view(num_edges, rows, paths)
         out = nbr.new_empty(num_edges, rows, width)
         for start in range(0, num_edges, chunk):
             e = slice(start, start + chunk)
             w = torch.addmm(out_b, hidden[e], out_w.T).mul_(env[e].unsqueeze(-1))
-            h = torch.bmm(kernel[e], nbr[e]).view(-1, rows, paths)
-            h.mul_(w.unsqueeze(1))
-            torch.mm(h.view(-1, paths), mix.T, out=out[e].view(-1, width))
-        ctx.save_for_backward(kernel, nbr, hidden, out_w, out_b, env, mix)
+            scaled = flat[e] * w.unsqueeze(1)
+            torch.mm(scaled.view(-1, paths), mix.T, out=out[e].view(-1, width))
+        ctx.save_for_backward(kernel, nbr, hidden, out_w, out_b, env, mix, h)
         ctx.rows, ctx.chunk = rows, chunk
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        kernel, nbr, hidden, out_w, out_b, env, mix = ctx.saved_tensors
+        kernel, nbr, hidden, out_w, out_b, env, mix, h = ctx.saved_tensors
         need = ctx.needs_input_grad[:7]
         rows, chunk = ctx.rows, ctx.chunk
-        num_edges, channels, paths = nbr.shape[0], nbr.shape[2], out_w.shape[0]
+        num_edges, paths = nbr.shape[0], out_w.shape[0]
+        flat = h.view(num_edges, rows, paths)
         grad_out = grad_out.contiguous()
-        grads = [
-            torch.empty_like(t) if n else None for t, n in zip(ctx.saved_tensors, need, strict=True)
-        ]
-        for i in (3, 4, 6):  # parameters: accumulated over blocks
-            grads[i] = torch.zeros_like(ctx.saved_tensors[i]) if need[i] else None
-        g_k, g_x, g_z, g_a, g_b, g_env, g_u = grads
+        g_z = torch.empty_like(hidden) if need[2] else None
+        g_env = torch.empty_like(env) if need[5] else None
+        # parameters: accumulated over blocks
+        g_a, g_b, g_u = (
+            torch.zeros_like(t) if n else None
+            for t, n in ((out_w, need[3]), (out_b, need[4]), (mix, need[6]))
+        )
+        grad_h = torch.empty_like(h) if need[0] or need[1] else None
         for start in range(0, num_edges, chunk):
             e = slice(start, start + chunk)
             raw = torch.addmm(out_b, hidden[e], out_w.T)  # recomputed, [B, P]
             w = raw * env[e].unsqueeze(-1)
-            h = torch.bmm(kernel[e], nbr[e]).view(-1, rows, paths)  # recomputed, [B, rows, P]
             g = grad_out[e].view(-1, mix.shape[0])  # [B rows, c_out]
             if need[6]:
-                g_u.addmm_(g.T, (h * w.unsqueeze(1)).view(-1, paths))
+                g_u.addmm_(g.T, (flat[e] * w.unsqueeze(1)).view(-1, paths))
             grad_s = (g @ mix).view(-1, rows, paths)
             if any(need[2:6]):
-                grad_w = (grad_s * h).sum(1)  # [B, P]
+                grad_w = (grad_s * flat[e]).sum(1)  # [B, P]
                 if need[5]:
                     torch.sum(grad_w * raw, dim=1, out=g_env[e])
                 grad_raw = grad_w.mul_(env[e].unsqueeze(-1))
@@ -96,12 +101,10 @@ class _BasisMix(torch.autograd.Function):
                     g_a.addmm_(grad_raw.T, hidden[e])
                 if need[4]:
                     g_b.add_(grad_raw.sum(0))
-            if need[0] or need[1]:
-                grad_h = grad_s.mul_(w.unsqueeze(1)).view(h.shape[0], -1, channels)
-                if need[1]:
-                    torch.bmm(kernel[e].transpose(1, 2), grad_h, out=g_x[e])
-                if need[0]:
-                    torch.bmm(grad_h, nbr[e].transpose(1, 2), out=g_k[e])
+            if grad_h is not None:
+                torch.mul(grad_s, w.unsqueeze(1), out=grad_h[e].view(-1, rows, paths))
+        g_k = torch.bmm(grad_h, nbr.transpose(1, 2)) if need[0] else None
+        g_x = torch.bmm(kernel.transpose(1, 2), grad_h) if need[1] else None
         return g_k, g_x, g_z, g_a, g_b, g_env, g_u, None, None
 
 
