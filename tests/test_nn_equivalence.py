@@ -100,6 +100,18 @@ def test_forward_and_backward_read_no_tensor_values():
     assert out.shape == (3, 2) and out.device.type == "meta"
 
 
+def test_bfloat16_autocast_training_step():
+    """``trainer=gpu`` trains under bf16-mixed autocast; the fused kernel must follow it."""
+    torch.manual_seed(0)
+    model = SE3Transformer(IN_DIM, EDGE_DIM, 2, **CONFIGS["degree1"])
+    batch = Batch.from_data_list(graph_set("random", torch.float32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch)
+    out.float().square().sum().backward()
+    assert torch.isfinite(out).all() and out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), model(batch), rtol=0.1, atol=0.05)
+
+
 def test_torch_compile_fullgraph():
     pytest.importorskip("torch._inductor")
     torch.manual_seed(0)

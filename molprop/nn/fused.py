@@ -114,10 +114,11 @@ def basis_mix(
     """Fused :func:`basis_mix_reference` (same arguments and result), chunked over edges.
 
     Falls back to the plain composition while ``torch.compile`` traces the model (inductor
-    fuses the elementwise steps itself) and when ``chunk <= 0``.
+    fuses the elementwise steps itself), under ``torch.autocast`` and when ``chunk <= 0``.
     """
     if chunk is None:  # BLOCK_ELEMENTS worth of intermediates, at least 64 edges
         chunk = max(64, BLOCK_ELEMENTS // (rows * out_w.shape[0]))
-    if chunk <= 0 or torch.compiler.is_compiling():
+    # autocast (bf16-mixed training) picks per-op dtypes: the plain ops follow its rules
+    if chunk <= 0 or torch.compiler.is_compiling() or torch.is_autocast_enabled(nbr.device.type):
         return basis_mix_reference(kernel, nbr, hidden, out_w, out_b, env, mix, rows)
     return _BasisMix.apply(kernel, nbr, hidden, out_w, out_b, env, mix, rows, chunk)
