@@ -9,7 +9,7 @@ The peer (``se3-transformer-pytorch==0.9.0``, lucidrains) runs in its own venv,
 
 Usage::
 
-    nice -n 19 python benchmarks/backbone_speed.py [--peer-steps 1] [--steps 3]
+    nice -n 19 python -m benchmarks.backbone_speed [--peer-steps 1] [--steps 3] [--scaling-only]
 
 Prints a table; the last line is JSON with ``train_speedup``, ``infer_speedup``,
 ``memory_ratio`` (molprop peak / peer peak) and the ``scaling`` points.
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from _geometry import cluster, knn_edges, radius_edges
+from benchmarks._geometry import cluster, knn_edges, radius_edges
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-peer"
@@ -160,7 +160,7 @@ def ensure_peer_venv() -> None:
 
 def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
     """Run one worker in a subprocess with ``RLIMIT_AS = cap_gib``; return its result dict."""
-    cmd = [python, str(Path(__file__).resolve())]
+    cmd = [python, "-m", "benchmarks.backbone_speed"]
     for key, value in opts.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     cap = int(cap_gib * 2**30)
@@ -177,8 +177,9 @@ def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
     env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         proc = subprocess.run(
-            cmd, preexec_fn=limit, env=env, capture_output=True, text=True, timeout=timeout
-        )
+            cmd, preexec_fn=limit, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=HERE.parent,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         return dict(status="timeout", timeout_s=timeout)
     for line in proc.stdout.splitlines():
@@ -208,6 +209,7 @@ def main(argv=None) -> None:
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
     p.add_argument("--skip-peer", action="store_true")
     p.add_argument("--skip-full", action="store_true", help="skip radial_mode='full' row")
+    p.add_argument("--scaling-only", action="store_true", help="only the molprop scaling rows")
     # internal: worker mode
     p.add_argument("--worker", choices=["molprop", "peer"], help=argparse.SUPPRESS)
     p.add_argument("--degree", type=int, default=1, help=argparse.SUPPRESS)
@@ -225,16 +227,16 @@ def main(argv=None) -> None:
     print(f"{'run':<34} {'edges':>7} {'train g/s':>10} {'infer g/s':>10} {'peak MiB':>9}")
     run = dict(cap_gib=args.cap_gib, timeout=args.timeout)
     results = {}
-    for deg in (1, 2, 3):
+    for deg in () if args.scaling_only else (1, 2, 3):
         results[f"molprop_L{deg}"] = spawn(
             sys.executable, worker="molprop", degree=deg, steps=args.steps, **run
         )
         print(fmt(f"molprop degrees 0-{deg}", results[f"molprop_L{deg}"]), flush=True)
-    if not args.skip_full:
+    if not (args.skip_full or args.scaling_only):
         r = spawn(sys.executable, worker="molprop", degree=1, steps=1, radial_mode="full", **run)
         results["molprop_L1_full"] = r
         print(fmt("molprop 0-1 radial_mode=full", r), flush=True)
-    if not args.skip_peer:
+    if not (args.skip_peer or args.scaling_only):
         ensure_peer_venv()
         for deg in (int(d) for d in args.peer_degrees.split(",")):
             r = spawn(str(PEER_PY), worker="peer", degree=deg, steps=args.peer_steps,
@@ -257,7 +259,7 @@ def main(argv=None) -> None:
             print(fmt(str(num), r))
         scaling.append(point)
 
-    ours, peer = results["molprop_L1"], results.get("peer_L1", {})
+    ours, peer = results.get("molprop_L1", {}), results.get("peer_L1", {})
     both = ours.get("status") == "ok" and peer.get("status") == "ok"
     peer_peak = peer.get("peak_mib")  # at an OOM: the peak reached before failing (a bound)
     ok = [pt for pt in scaling if pt["status"] == "ok"]

@@ -1,162 +1,214 @@
-"""CUDA check: the backbone symmetry tests on a GPU, then training and prediction timed on the
-GPU against the same machine's CPU cores, side by side in one run.
+"""GPU check: training-epoch time of the backbone on the CPU cores vs one GPU, in one run.
 
-Training runs ``python train.py`` (the default ChEMBL Free-Wilson data, 1017 molecules, and the
-default small model) for a short and a long number of epochs in three setups: the CPU cores
-(``trainer=cpu``), the GPU in float32, and the GPU preset ``trainer=gpu`` (bf16-mixed). The
-difference divided by the extra epochs is the time of one epoch, without process start,
-conformer loading and testing. The conformer cache is filled by an untimed first run.
-Prediction scores the same SMILES with the GPU float32 run on ``cuda`` and on ``cpu``, and the
-two outputs must agree.
+Not a test. A fixed "epoch" of real molecules (the first ``--molecules`` ESOL SMILES, one
+ETKDG conformer each, ``conf/graph/default.yaml`` graphs, batches of ``--batch-size``) is
+trained (forward + backward + AdamW) with ``conf/model/small.yaml`` and
+``conf/model/default.yaml`` in these setups, each timed over ``--epochs`` epochs after one
+warm-up epoch (which also compiles):
 
-Usage (from the repo root, on a machine with a CUDA GPU)::
+* ``cpu``: eager float32 on all CPU cores;
+* ``eager_fp32`` / ``eager_bf16``: eager on the device, float32 / ``torch.autocast`` bfloat16;
+* ``compiled``: ``torch.compile`` (inductor, dynamic shapes), float32;
+* ``cudagraphs``: ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), float32.
 
-    python benchmarks/gpu_check.py [--epochs 2 6] [--work DIR] [--out FILE]
+GPU utilisation is sampled with ``nvidia-smi`` during each timed epoch. Then the backbone
+symmetry and equivalence tests run with ``--device cuda``. A total time budget (default 7.5
+min) skips what is left and says so. ``--device cpu --quick`` is a dry run of every code path
+on the CPU (tiny epoch, no compile unless ``--compile-on-cpu``).
+
+Usage (repo root)::
+
+    python -m benchmarks.gpu_check [--out benchmarks/results/gpu_check_backbone.json]
+    python -m benchmarks.gpu_check --device cpu --quick
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import re
+import os
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, command_line, log, machine  # noqa: E402
+from benchmarks.backbone_step import REPO, esol_graphs, model_kwargs
 
-TRAIN_QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
-#: trainer setups compared: name -> Hydra overrides
-SETUPS = {
-    "cpu": ["trainer=cpu"],
-    "gpu_fp32": ["trainer=gpu", "trainer.precision=32-true"],
-    "gpu_bf16": ["trainer=gpu"],
-}
-#: float32 predictions on CUDA and on the CPU must agree to this (absolute, target units)
-PREDICT_TOL = 1e-3
+SETUPS = ("cpu", "eager_fp32", "eager_bf16", "compiled", "cudagraphs")
 
 
-def run(cmd: list[str], log_path: Path, timeout: float = 300) -> tuple[int, float]:
-    """Run ``cmd`` in the repo root, output to ``log_path``; returns (exit status, wall seconds)."""
+class UtilSampler:
+    """Sample ``nvidia-smi`` GPU utilisation (%) every 100 ms while active."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.samples, self._stop = enabled, [], threading.Event()
+
+    def __enter__(self):
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+        while not self._stop.is_set():
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+                self.samples.append(float(out.split()[0]))
+            except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+                return
+            time.sleep(0.1)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.enabled:
+            self._thread.join(timeout=10)
+
+    def mean(self):
+        return round(statistics.fmean(self.samples), 1) if self.samples else None
+
+
+def batches(graphs, batch_size: int, device: str):
+    from torch_geometric.data import Batch
+
+    starts = range(0, len(graphs), batch_size)
+    out = [Batch.from_data_list(graphs[i : i + batch_size]) for i in starts]
+    return [b.to(device, non_blocking=True) for b in out]
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run_setup(name: str, setup: str, data, device: str, epochs: int) -> dict:
+    """Warm-up epoch (compiles) + ``epochs`` timed epochs of one model and setup."""
+    from molprop.model import compile_backbone
+    from molprop.nn import SE3Transformer
+
+    dev = "cpu" if setup == "cpu" else device
+    if dev.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    loader = data["cpu"] if dev == "cpu" else data["device"]
+    kwargs = dict(model_kwargs(name), in_dim=loader[0].x.shape[1])
+    kwargs.update(edge_dim=loader[0].edge_attr.shape[1], out_dim=1)
+    torch.manual_seed(0)
+    model = SE3Transformer(**kwargs).to(dev)
+    forward = model
+    if setup == "compiled":
+        forward = compile_backbone(model)
+    elif setup == "cudagraphs":
+        forward = compile_backbone(model, mode="reduce-overhead")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    autocast = (
+        torch.autocast(dev.split(":")[0], dtype=torch.bfloat16)
+        if setup == "eager_bf16"
+        else contextlib.nullcontext()
+    )
+
+    def epoch():
+        for batch in loader:
+            opt.zero_grad(set_to_none=True)
+            with autocast:
+                loss = forward(batch).float().square().mean()
+            loss.backward()
+            opt.step()
+        sync(dev)
+
     start = time.perf_counter()
-    with open(log_path, "w") as fh:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout)
-    wall = time.perf_counter() - start
-    log(f"rc={proc.returncode} {wall:.1f} s: {' '.join(cmd[1:4])} ... (log {log_path.name})")
-    return proc.returncode, wall
-
-
-def symmetry_tests(work: Path) -> dict:
-    """``pytest tests/test_nn_se3_transformer.py --device cuda``: pass/skip/fail counts."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", "cuda"]
-    cmd.append("tests/test_nn_se3_transformer.py")
-    rc, wall = run(cmd, work / "pytest_cuda.log")
-    text = (work / "pytest_cuda.log").read_text()
-    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|error)", text)}
-    return {"command": " ".join(cmd[1:]), "rc": rc, "wall_s": round(wall, 1), **counts}
-
-
-def train(
-    work: Path, setup: str, epochs: int, cache: Path, tag: str = "", extra: tuple = ()
-) -> dict:
-    """One ``train.py`` run in trainer ``setup`` (a key of SETUPS) for ``epochs`` epochs."""
-    run_dir = work / f"train_{setup}_{epochs}{tag}"
-    cmd = [
-        sys.executable,
-        "train.py",
-        *SETUPS[setup],
-        *extra,
-        f"trainer.max_epochs={epochs}",
-        f"paths.cache_dir={cache}",
-        f"paths.output_dir={run_dir}",
-        f"hydra.run.dir={run_dir}",
-        *TRAIN_QUIET,
-    ]
-    rc, wall = run(cmd, run_dir.with_suffix(".log"))
-    out = {"setup": setup, "epochs": epochs, "rc": rc, "wall_s": round(wall, 2)}
-    metrics = run_dir / "metrics.json"
-    if rc == 0 and metrics.exists():
-        test = json.loads(metrics.read_text())["test"]
-        out["test_rmse_bagged"] = round(test["bagged_conformers"]["rmse"], 4)
+    epoch()
+    warm = time.perf_counter() - start
+    times = []
+    with UtilSampler(dev.startswith("cuda")) as util:
+        for _ in range(epochs):
+            start = time.perf_counter()
+            epoch()
+            times.append(time.perf_counter() - start)
+    out = {"epoch_s": round(statistics.median(times), 4), "first_epoch_s": round(warm, 2)}
+    out["graphs_per_s"] = round(sum(b.num_graphs for b in loader) / out["epoch_s"], 1)
+    out["gpu_util_pct"] = util.mean()
+    if dev.startswith("cuda"):
+        out["peak_mem_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out
 
 
-def predict(
-    work: Path, run_dir: Path, inp: Path, device: str, cache: Path
-) -> tuple[dict, pd.DataFrame]:
-    """Score the SMILES CSV ``inp`` with ``predict.py --device device`` (warm cache)."""
-    out_csv = work / f"predict_{device}.csv"
-    cmd = [sys.executable, "predict.py", str(run_dir), "--input", str(inp)]
-    cmd += ["--output", str(out_csv), "--device", device, "--cache-dir", str(cache), "--quiet"]
-    rc, wall = run(cmd, work / f"predict_{device}.log")
-    frame = pd.read_csv(out_csv) if rc == 0 and out_csv.exists() else pd.DataFrame()
-    return {"device": device, "rc": rc, "wall_s": round(wall, 2), "rows": len(frame)}, frame
+def device_tests(device: str) -> dict:
+    """The backbone symmetry + equivalence tests on ``device`` (pass/fail counts)."""
+    tests = ["tests/test_nn_se3_transformer.py", "tests/test_nn_equivalence.py"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device]
+    cmd += [*tests, "-k", "not compile"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    tail = proc.stdout.strip().splitlines()[-1:] or [""]
+    wall = round(time.perf_counter() - start, 1)
+    return {"rc": proc.returncode, "summary": tail[0], "wall_s": wall}
 
 
-def per_epoch(runs: list[dict], setup: str, short: int, long: int) -> float | None:
-    """Seconds per epoch in ``setup``: wall-time difference of the long and short runs."""
-    wall = {r["epochs"]: r["wall_s"] for r in runs if r["setup"] == setup and r["rc"] == 0}
-    if short in wall and long in wall:
-        return round((wall[long] - wall[short]) / (long - short), 3)
-    return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the checks and timings; write the JSON record; exit 1 if any check failed."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", nargs=2, type=int, default=[2, 6], metavar=("SHORT", "LONG"))
-    ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "work" / "gpu_check")
-    ap.add_argument("--out", type=Path, default=RESULTS / "gpu_check.json")
-    ap.add_argument(
-        "--big-model",
-        metavar="NAME",
-        help="also time conf/model/NAME on the CPU and the GPU (float32), 1 and 3 epochs",
-    )
-    args = ap.parse_args(argv)
-    if not torch.cuda.is_available():
-        sys.exit("gpu_check.py: torch sees no CUDA device")
-    args.work.mkdir(parents=True, exist_ok=True)
-    cache = args.work / "cache"
-    record = {"command": command_line(), "machine": machine()}
-    record["machine"].update(
-        gpu=torch.cuda.get_device_name(0), torch=torch.__version__, cuda=torch.version.cuda
-    )
-    print(f"command: {record['command']}\nmachine: {json.dumps(record['machine'])}", flush=True)
-    record["symmetry_tests"] = symmetry_tests(args.work)
-    short, long = args.epochs
-    record["cache_fill"] = train(args.work, "cpu", 1, cache, "_cache_fill")  # fills the cache
-    runs = [train(args.work, s, e, cache) for e in (short, long) for s in SETUPS]
-    record["train"] = runs
-    record["epoch_s"] = {s: per_epoch(runs, s, short, long) for s in SETUPS}
-    best, inp = args.work / f"train_gpu_fp32_{long}", args.work / "predict_input.csv"
-    pd.read_csv(best / "test_predictions.csv")[["smiles"]].to_csv(inp, index=False)
-    gpu, pred_gpu = predict(args.work, best, inp, "cuda", cache)
-    cpu, pred_cpu = predict(args.work, best, inp, "cpu", cache)
-    record["predict"] = [gpu, cpu]
-    # every numeric output column: predictions, conformer spread, conformer count
-    cols = [c for c in pred_gpu.select_dtypes("number").columns if c in pred_cpu]
-    if cols and len(pred_gpu) == len(pred_cpu):
-        diff = (pred_gpu[cols] - pred_cpu[cols]).abs().max().max()
-        record["predict_max_abs_diff_cuda_vs_cpu"] = float(diff)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps({k: record[k] for k in ("symmetry_tests", "epoch_s", "predict")}), flush=True)
-    if args.big_model:  # after the record is saved: a time limit here loses only this part
-        tag, extra = f"_{args.big_model}", (f"model={args.big_model}",)
-        big = [train(args.work, s, e, cache, tag, extra) for e in (1, 3) for s in SETUPS]
-        record["big_model"] = {"model": args.big_model, "train": big}
-        record["big_model"]["epoch_s"] = {s: per_epoch(big, s, 1, 3) for s in SETUPS}
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--models", nargs="+", default=["small", "default"])
+    p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
+    p.add_argument("--molecules", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs (median)")
+    p.add_argument("--budget-s", type=float, default=450.0, help="skip what is left after this")
+    p.add_argument("--quick", action="store_true", help="dry run: 16 molecules, 1 epoch")
+    p.add_argument("--compile-on-cpu", action="store_true", help="with --device cpu")
+    p.add_argument("--no-tests", action="store_true")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("gpu_check: torch sees no CUDA device (use --device cpu --quick for a dry run)")
+    if args.quick:
+        args.molecules, args.batch_size, args.epochs = 16, 8, 1
+    begin = time.perf_counter()
+    graphs = esol_graphs(args.molecules)
+    data = {"cpu": batches(graphs, args.batch_size, "cpu")}
+    data["device"] = batches(graphs, args.batch_size, args.device)
+    record = {
+        "command": "python -m benchmarks.gpu_check " + " ".join(argv or sys.argv[1:]),
+        "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+        "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "molecules": len(graphs), "batches": len(data["cpu"]), "results": {}, "skipped": [],
+    }  # fmt: skip
+    print(json.dumps({k: record[k] for k in ("device", "cpu_threads", "molecules")}), flush=True)
+    for name in args.models:
+        for setup in args.setups:
+            compiled = setup in ("compiled", "cudagraphs")
+            if setup == "cudagraphs" and not args.device.startswith("cuda"):
+                continue  # CUDA graphs need CUDA
+            if compiled and args.device == "cpu" and not args.compile_on_cpu:
+                continue
+            if time.perf_counter() - begin > args.budget_s:
+                record["skipped"].append(f"{name}/{setup}: time budget")
+                continue
+            try:
+                res = run_setup(name, setup, data, args.device, args.epochs)
+            except Exception as err:  # a failing setup is a result, not the end of the run
+                res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
+            record["results"][f"{name}/{setup}"] = res
+            print(name, setup, json.dumps(res), flush=True)
+    for name in args.models:
+        cpu = record["results"].get(f"{name}/cpu", {}).get("epoch_s")
+        for setup in SETUPS[1:]:
+            res = record["results"].get(f"{name}/{setup}", {})
+            if cpu and res.get("epoch_s"):
+                res["speedup_vs_cpu"] = round(cpu / res["epoch_s"], 2)
+    if not args.no_tests and time.perf_counter() - begin < args.budget_s:
+        record["device_tests"] = device_tests(args.device)
+    record["wall_s"] = round(time.perf_counter() - begin, 1)
+    record["load_average"] = os.getloadavg()[0]
+    print(json.dumps(record, indent=1), flush=True)
+    if args.out:
         args.out.write_text(json.dumps(record, indent=1) + "\n")
-        print(json.dumps(record["big_model"]["epoch_s"]), flush=True)
-    tests = record["symmetry_tests"]
-    ok = tests["rc"] == 0 and tests.get("passed", 0) > 0
-    ok = ok and all(r["rc"] == 0 for r in runs + [gpu, cpu])
-    return 0 if ok and record.get("predict_max_abs_diff_cuda_vs_cpu", 1.0) <= PREDICT_TOL else 1
+    failed = any("error" in r for r in record["results"].values())
+    return 1 if failed or record.get("device_tests", {}).get("rc", 0) else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import torch
 from e3nn import o3
 from model_mixin import random_rotation, single_thread, wigner_d  # noqa: F401
 
-from molprop.nn.basis import EdgeBasis, clebsch_gordan, filter_degrees, kernel_columns
+from molprop.nn.basis import EdgeBasis, clebsch_gordan, filter_degrees, path_layout
 from molprop.nn.conv import TFNConv, aggregate
 from molprop.nn.fiber import Fiber
 from molprop.nn.radial import RadialBasis
@@ -54,9 +54,15 @@ def test_contracted_path_matches_naive_e3nn_kernel(mode, k, l_out):
 
 
 def test_kernel_count_and_layout():
-    for k in range(3):
-        for l_out, _, num in kernel_columns(k, (0, 1, 2)):
-            assert num == 2 * min(k, l_out) + 1
+    vec = torch.randn(4, 3, dtype=torch.float64)
+    basis = EdgeBasis(vec, max_degree=2)
+    for l_out in range(3):
+        layout = path_layout(l_out, (0, 1, 2))
+        filters = [b[1] - a[1] for a, b in zip(layout, layout[1:], strict=False)]
+        assert filters == [2 * min(k, l_out) + 1 for k in (0, 1)]  # 2 min(k, l) + 1 per pair
+        assert [col for _, _, col in layout] == [0, 1, 4]
+        total = sum(2 * min(k, l_out) + 1 for k in range(3))
+        assert basis.kernel(l_out, (0, 1, 2)).shape == (4, (2 * l_out + 1) * total, 9)
 
 
 def test_basis_zero_vector_is_finite():
@@ -64,7 +70,7 @@ def test_basis_zero_vector_is_finite():
     basis = EdgeBasis(vec, max_degree=2)
     assert torch.equal(basis.sh[:, 0], torch.ones(2, dtype=torch.float64))
     assert torch.all(basis.sh[:, 1:] == 0)
-    total = sum(t.sum() for k in range(3) for t in basis.kernels(k, (0, 1, 2)).values())
+    total = sum(basis.kernel(deg, (0, 1, 2)).sum() for deg in range(3))
     total.backward()
     assert torch.isfinite(vec.grad).all()
 

@@ -12,6 +12,7 @@ from model_mixin import EDGE_DIM, IN_DIM, graph_set, single_thread  # noqa: F401
 from torch_geometric.data import Batch, Data
 
 import molprop.nn
+from molprop.data.keys import check_edge_index
 from molprop.exceptions import InputError
 from molprop.nn import Fiber, SE3Transformer
 from molprop.nn.attention import segment_softmax
@@ -44,7 +45,6 @@ def test_config_is_json_and_rebuilds_same_model():
         ("pos", torch.zeros(9, 2), ["'pos'", "(9, 2)", "[N=9, 3]"]),
         ("x", torch.zeros(9, IN_DIM + 1), ["'x'", f"(9, {IN_DIM + 1})", f"in_dim={IN_DIM}"]),
         ("edge_attr", torch.zeros(3, EDGE_DIM), ["'edge_attr'", f"(3, {EDGE_DIM})", "[E="]),
-        ("edge_index", torch.tensor([[0], [99]]), ["'edge_index'", "99", "[0, 8]"]),
         ("edge_index", torch.zeros(2, 1), ["'edge_index'", "float32", "torch.long"]),
     ],
 )
@@ -55,6 +55,23 @@ def test_invalid_inputs_name_field_received_and_expected(field, value, words):
         tiny_model()(graph)
     for word in words:
         assert word in str(info.value), (word, str(info.value))
+
+
+def test_edge_index_values_are_checked_at_the_data_boundary():
+    """The backbone reads no tensor values; ``molprop.data.keys`` checks the node range."""
+    with pytest.raises(InputError) as info:
+        check_edge_index(torch.tensor([[0], [99]]), 9, "molecule 4, conformer 1")
+    for word in ("molecule 4, conformer 1", "'edge_index'", "[0, 99]", "[0, 8]"):
+        assert word in str(info.value), (word, str(info.value))
+    check_edge_index(torch.tensor([[0, 8], [8, 0]]), 9)  # in range: no error
+    check_edge_index(torch.zeros(2, 0, dtype=torch.long), 1)
+
+
+def test_batch_field_without_num_graphs_is_rejected():
+    graph = graph_set("random", torch.float32)[0]
+    graph.batch = torch.zeros(graph.num_nodes, dtype=torch.long)
+    with pytest.raises(InputError, match="num_graphs"):
+        tiny_model()(graph)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pandas as pd
+import torch
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -242,8 +243,10 @@ class MolDataModule(L.LightningDataModule):
         """Loader over every conformer of the given rows (in row order)."""
         subset = self.dataset.index_select(self._indices(rows))
         return DataLoader(
-            subset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.loader_workers
-        )
+            subset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.loader_workers,
+            pin_memory=torch.cuda.is_available(),  # CUDA: async host-to-device copies
+            persistent_workers=self.loader_workers > 0 and torch.cuda.is_available(),
+        )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         """Training loader; ``bagging.train_sampling`` ``sample`` or ``all``."""
@@ -255,6 +258,8 @@ class MolDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.loader_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.loader_workers > 0 and torch.cuda.is_available(),
         )
 
     def val_dataloader(self) -> DataLoader:

@@ -27,6 +27,7 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Data
 
+from molprop.data import keys
 from molprop.exceptions import InputError
 
 ELEMENTS = (1, 6, 7, 8, 9, 15, 16, 17, 35, 53)
@@ -166,17 +167,19 @@ class MolFeaturizer:
         """
         pos = torch.as_tensor(np.asarray(coords, dtype=np.float64)[self.keep], dtype=torch.float32)
         edge_index = radius_edges(pos, self.cfg["cutoff"], self.cfg["max_neighbors"], self.bonded)
+        keys.check_edge_index(edge_index, pos.shape[0], f"molecule {mol_idx}, conformer {conf_idx}")
         src, dst = edge_index
-        return Data(
-            z=self.z,
-            x=self.x,
-            pos=pos,
-            edge_index=edge_index,
-            edge_attr=self.bond_attr[src, dst],
-            y=torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(1, -1)),
-            mol_idx=torch.tensor([mol_idx], dtype=torch.long),
-            conf_idx=torch.tensor([conf_idx], dtype=torch.long),
-        )
+        fields = {
+            keys.ATOMIC_NUMBERS: self.z,
+            keys.NODE_FEATURES: self.x,
+            keys.POSITIONS: pos,
+            keys.EDGE_INDEX: edge_index,
+            keys.EDGE_FEATURES: self.bond_attr[src, dst],
+            keys.TARGETS: torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(1, -1)),
+            keys.MOL_INDEX: torch.tensor([mol_idx], dtype=torch.long),
+            keys.CONF_INDEX: torch.tensor([conf_idx], dtype=torch.long),
+        }
+        return Data(**fields)
 
 
 def radius_edges(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from molprop.exceptions import InputError
+
 #: Atomic numbers. Shape ``[N]``, ``torch.long``.
 ATOMIC_NUMBERS = "z"
 #: Invariant atom features (see ``molprop.data.featurize``). Shape ``[N, F_atom]``, float.
@@ -94,3 +96,28 @@ def validate_data(data, num_tasks: int | None = None) -> None:
                     f"Data field '{field.name}' has shape {tuple(value.shape)}; "
                     f"expected {field.shape} with {want}={expected}"
                 )
+    check_edge_index(data.edge_index, n, "Data")
+
+
+def check_edge_index(edge_index: torch.Tensor, num_nodes: int, where: str = "graph") -> None:
+    """Check that every ``edge_index`` entry is a node index in ``[0, num_nodes)``.
+
+    The backbone checks only shapes and dtypes (reading values would wait for the device), so
+    graphs are checked here, where they are built or loaded.
+
+    Args:
+        edge_index: ``[2, E]`` long tensor.
+        num_nodes: ``N`` of the graph (or batch).
+        where: What the graph is (named in the message), e.g. ``"molecule 3, conformer 0"``.
+
+    Raises:
+        InputError: Naming the field, the received range and the expected one.
+    """
+    if edge_index.numel() == 0:
+        return
+    low, high = int(edge_index.min()), int(edge_index.max())
+    if low < 0 or high >= num_nodes:
+        raise InputError(
+            f"{where}: field '{EDGE_INDEX}' has values in [{low}, {high}]; "
+            f"expected node indices in [0, {num_nodes - 1}]"
+        )

@@ -1,4 +1,9 @@
-"""Validation of the graph batch handed to the backbone (see ``molprop.data.keys``)."""
+"""Shape and dtype checks of the graph batch handed to the backbone (``molprop.data.keys``).
+
+Only metadata is checked here (shapes, dtypes, presence), so reading a batch never waits for
+the device. Value checks (``edge_index`` within ``[0, N)``) run where graphs are made or
+loaded: :func:`molprop.data.keys.check_edge_index`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from molprop.data import keys
 from molprop.exceptions import InputError
 
 
@@ -43,6 +49,21 @@ def _check_shape(name: str, value: torch.Tensor, want: tuple, expected: str) -> 
         )
 
 
+def _graph_ids(batch, num: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Graph id of every node and the number of graphs, without reading tensor values."""
+    graph = getattr(batch, keys.BATCH, None)
+    if graph is None:  # one graph
+        return torch.zeros(num, dtype=torch.long, device=device), 1
+    _check_shape(keys.BATCH, graph, (num,), f"[N={num}]")
+    num_graphs = getattr(batch, "num_graphs", None)
+    if not isinstance(num_graphs, int):
+        raise InputError(
+            f"batch has a '{keys.BATCH}' field but num_graphs={num_graphs!r}; expected the int "
+            "that torch_geometric Batch objects carry"
+        )
+    return graph, num_graphs
+
+
 def read_graph_batch(
     batch, in_dim: int, edge_dim: int, dtype: torch.dtype, device: torch.device
 ) -> GraphInputs:
@@ -58,38 +79,32 @@ def read_graph_batch(
     Raises:
         InputError: Naming the field, the received shape/dtype/value and what was expected.
     """
-    x = _field(batch, "x", f"[N, {in_dim}]")
-    _check_shape("x", x, (None, in_dim), f"[N, in_dim={in_dim}]")
+    x = _field(batch, keys.NODE_FEATURES, f"[N, {in_dim}]")
+    _check_shape(keys.NODE_FEATURES, x, (None, in_dim), f"[N, in_dim={in_dim}]")
     num = x.shape[0]
-    pos = _field(batch, "pos", "[N, 3]")
-    _check_shape("pos", pos, (num, 3), f"[N={num}, 3]")
-    edge_index = _field(batch, "edge_index", "[2, E]")
-    _check_shape("edge_index", edge_index, (2, None), "[2, E]")
+    pos = _field(batch, keys.POSITIONS, "[N, 3]")
+    _check_shape(keys.POSITIONS, pos, (num, 3), f"[N={num}, 3]")
+    edge_index = _field(batch, keys.EDGE_INDEX, "[2, E]")
+    _check_shape(keys.EDGE_INDEX, edge_index, (2, None), "[2, E]")
     if edge_index.dtype != torch.long:
         raise InputError(
-            f"batch field 'edge_index' has dtype {edge_index.dtype}; expected torch.long"
-        )
-    if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= num):
-        raise InputError(
-            f"batch field 'edge_index' has values in [{int(edge_index.min())}, "
-            f"{int(edge_index.max())}]; expected node indices in [0, {num - 1}]"
+            f"batch field '{keys.EDGE_INDEX}' has dtype {edge_index.dtype}; expected torch.long"
         )
     num_edges = edge_index.shape[1]
-    edge_attr = getattr(batch, "edge_attr", None)
+    edge_attr = getattr(batch, keys.EDGE_FEATURES, None)
     if edge_attr is None and edge_dim == 0:
         edge_attr = x.new_zeros(num_edges, 0)
-    edge_attr = _field(batch, "edge_attr", f"[E, {edge_dim}]") if edge_attr is None else edge_attr
-    _check_shape("edge_attr", edge_attr, (num_edges, edge_dim), f"[E={num_edges}, {edge_dim}]")
-    graph = getattr(batch, "batch", None)
-    if graph is None:
-        graph, num_graphs = torch.zeros(num, dtype=torch.long, device=x.device), 1
-    else:
-        _check_shape("batch", graph, (num,), f"[N={num}]")
-        num_graphs = getattr(batch, "num_graphs", None)
-        num_graphs = (
-            int(num_graphs) if num_graphs is not None else int(graph.max()) + 1 if num else 0
-        )
-    for name, value in (("x", x), ("pos", pos), ("edge_attr", edge_attr)):
+    if edge_attr is None:
+        edge_attr = _field(batch, keys.EDGE_FEATURES, f"[E, {edge_dim}]")
+    _check_shape(
+        keys.EDGE_FEATURES, edge_attr, (num_edges, edge_dim), f"[E={num_edges}, {edge_dim}]"
+    )
+    graph, num_graphs = _graph_ids(batch, num, x.device)
+    for name, value in (
+        (keys.NODE_FEATURES, x),
+        (keys.POSITIONS, pos),
+        (keys.EDGE_FEATURES, edge_attr),
+    ):
         if not value.is_floating_point():
             raise InputError(
                 f"batch field '{name}' has dtype {value.dtype}; expected a float dtype"

@@ -32,6 +32,7 @@ class GraphPooling(nn.Module):
             return torch.where(torch.isinf(out), torch.zeros_like(out), out)
         out = x.new_zeros(num_graphs, x.shape[1]).index_add_(0, batch, x)
         if self.mode == "mean":
-            counts = torch.bincount(batch, minlength=num_graphs).clamp_min(1).to(x.dtype)
-            out = out / counts.unsqueeze(-1)
+            # index_add, not bincount: bincount's output size depends on the values (host sync)
+            counts = x.new_zeros(num_graphs).index_add_(0, batch, x.new_ones(batch.shape[0]))
+            out = out / counts.clamp_min(1).unsqueeze(-1)
         return out

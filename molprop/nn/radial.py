@@ -62,6 +62,15 @@ class RadialMLP(nn.Module):
             nn.Linear(hidden, out_dim),
         )
 
+    @property
+    def output(self) -> nn.Linear:
+        """The output layer; fused kernels apply it block by block (see ``molprop.nn.fused``)."""
+        return self.net[-1]
+
+    def hidden(self, edge_in: torch.Tensor) -> torch.Tensor:
+        """Activations before the output layer, ``[E, hidden]``."""
+        return self.net[:-1](edge_in)
+
     def forward(self, edge_in: torch.Tensor, envelope: torch.Tensor) -> torch.Tensor:
         """Map ``edge_in [E, in_dim]`` and ``envelope [E]`` to weights ``[E, out_dim]``."""
-        return self.net(edge_in) * envelope.unsqueeze(-1)
+        return self.output(self.hidden(edge_in)) * envelope.unsqueeze(-1)

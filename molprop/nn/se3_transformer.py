@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from molprop.nn.attention import SE3Attention
-from molprop.nn.basis import EdgeBasis
+from molprop.nn.basis import EdgeBasis, spherical_harmonics_module
 from molprop.nn.fiber import Features, Fiber
 from molprop.nn.inputs import GraphInputs, read_graph_batch
 from molprop.nn.norm import NormNonlinearity
@@ -100,6 +100,7 @@ class SE3Transformer(nn.Module):
         self.embed_dim = channels
         self.input = nn.Linear(in_dim, channels)
         self.radial_basis = RadialBasis(num_radial, cutoff)
+        self.harmonics = spherical_harmonics_module(max_degree)  # no parameters or buffers
         hidden = Fiber.uniform(max_degree, channels)
         fibers = [Fiber({0: channels})] + [hidden] * num_layers
         kwargs = dict(
@@ -121,7 +122,8 @@ class SE3Transformer(nn.Module):
 
     def _features(self, g: GraphInputs) -> list[Features]:
         src, dst = g.edge_index[0], g.edge_index[1]
-        basis = EdgeBasis(g.pos[src] - g.pos[dst], self.max_degree, self.radial_basis)
+        edge_vec = g.pos.index_select(0, src) - g.pos.index_select(0, dst)
+        basis = EdgeBasis(edge_vec, self.max_degree, self.radial_basis, self.harmonics)
         edge_in = torch.cat([basis.rbf, g.edge_attr], dim=-1)
         feats = {0: self.input(g.x).unsqueeze(-1)}
         history = [feats]

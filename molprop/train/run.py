@@ -120,6 +120,7 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         monitor_mode=monitor[1],
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
+        compile=bool(cfg.model.get("compile", False)),
     )
 
 
