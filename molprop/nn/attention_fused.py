@@ -56,8 +56,9 @@ class _EdgeLogits(torch.autograd.Function):
         out = h.new_empty(num_edges, heads)
         for start in range(0, num_edges, chunk):
             e = slice(start, start + chunk)
-            q = qt.index_select(0, dst[e])  # [B, H, x]
-            torch.bmm(q, _scaled(h, w, e).unsqueeze(-1), out=out[e].unsqueeze(-1))
+            q = qt.index_select(0, dst[e]).transpose(1, 2)  # [B, x, H]
+            # [1, x] @ [x, H] per edge: MKL's batched GEMV of this orientation is ~5x faster
+            torch.bmm(_scaled(h, w, e).unsqueeze(1), q, out=out[e].unsqueeze(1))
         ctx.save_for_backward(h, w, qt, dst)
         ctx.chunk = chunk
         return out
@@ -109,8 +110,8 @@ class _EdgeAggregate(torch.autograd.Function):
             e = slice(start, start + ctx.chunk)
             g_t = grad.index_select(0, dst[e])  # [B, H, x]
             if need_a:
-                s = _scaled(h, w, e).unsqueeze(-1)
-                torch.bmm(g_t, s, out=g_a[e].unsqueeze(-1))
+                s = _scaled(h, w, e).unsqueeze(1)
+                torch.bmm(s, g_t.transpose(1, 2), out=g_a[e].unsqueeze(1))
             if need_h or need_w:
                 g_s = torch.bmm(alpha[e].unsqueeze(1), g_t).view(h[e].shape)
                 _path_grads(g_s, h, w, e, g_h, g_w)
