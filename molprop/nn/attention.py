@@ -7,7 +7,6 @@ import math
 import torch
 from torch import nn
 
-from molprop.nn.attention_fused import edge_aggregate, edge_logits
 from molprop.nn.basis import EdgeBasis
 from molprop.nn.conv import TFNConv
 from molprop.nn.fiber import Features, Fiber
@@ -95,57 +94,8 @@ class SE3Attention(nn.Module):
         Returns:
             ``l -> [N, c_out, 2l+1]``.
         """
-        num_nodes = next(iter(feats.values())).shape[0]
-        if self._node_mix(feats):
-            return self._forward_node_mix(feats, basis, edge_in, edge_index, num_nodes)
-        return self._forward_edge_mix(feats, basis, edge_in, edge_index, num_nodes)
-
-    def _node_mix(self, feats: Features) -> bool:
-        """Whether keys and values are mixed on the nodes (:mod:`molprop.nn.attention_fused`).
-
-        Only for the channelwise radial mode; under ``torch.compile`` and ``torch.autocast``
-        the per-edge composition of plain torch ops runs instead (same function).
-        """
-        kind = next(iter(feats.values())).device.type
-        autocast = torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind)
-        return (
-            self.kv.radial_mode == "channelwise"
-            and bool(self.query_degrees)
-            and not autocast
-            and not torch.compiler.is_compiling()
-        )
-
-    def _forward_node_mix(self, feats, basis, edge_in, edge_index, num_nodes) -> Features:
-        """Keys folded into the queries, values mixed after the aggregation (same function)."""
         src, dst = edge_index[0], edge_index[1]
-        heads = self.num_heads
-        paths = self.kv.path_features(feats, basis, edge_in, src)  # l -> ([E, m, P], [E, P])
-        logits = None
-        for deg in self.query_degrees:
-            c, rows = self.fiber_out[deg], 2 * deg + 1
-            key_mix = self.kv.mix_matrix(deg)[:c].unflatten(0, (heads, -1))  # [H, d, P]
-            query = torch.matmul(self.query[str(deg)], feats[deg])  # [N, c, m]
-            query = query.unflatten(1, (heads, -1))  # [N, H, d, m]
-            # Qt[n, h, m, p] = sum_d q[n, h, d, m] Uk[h, d, p]: one bmm per head
-            qt = torch.matmul(query.transpose(2, 3), key_mix.unsqueeze(0))  # [N, H, m, P]
-            dot = edge_logits(*paths[deg], qt.reshape(num_nodes, heads, -1), dst)  # [E, H]
-            logits = dot if logits is None else logits + dot
-        alpha = segment_softmax(logits / math.sqrt(self.head_dim), dst, num_nodes)  # [E, H]
-        out = self.skip(feats)
-        for deg, c in self.fiber_out:
-            h, w = paths[deg]
-            rows, width = 2 * deg + 1, h.shape[2]
-            t = edge_aggregate(h, w, alpha, dst, num_nodes).view(num_nodes, heads, rows, width)
-            value_mix = self.kv.mix_matrix(deg)[c:].unflatten(0, (heads, -1))  # [H, d, P]
-            # out[n, h, d, m] = sum_p Uv[h, d, p] T[n, h, m, p]
-            agg = torch.matmul(value_mix.unsqueeze(0), t.transpose(2, 3))  # [N, H, d, m]
-            out[deg] = out[deg] + agg.reshape(num_nodes, c, rows)
-        return out
-
-    def _forward_edge_mix(self, feats, basis, edge_in, edge_index, num_nodes) -> Features:
-        """Per-edge keys and values from the fused :class:`TFNConv` (any radial mode)."""
-        src, dst = edge_index[0], edge_index[1]
-        heads = self.num_heads
+        num_nodes, heads = next(iter(feats.values())).shape[0], self.num_heads
         kv = self.kv(feats, basis, edge_in, src)  # l -> [E, 2l+1, 2c]
         logits = None
         for deg in self.query_degrees:

@@ -9,7 +9,7 @@ from torch import nn
 
 from molprop.nn.basis import EdgeBasis, filter_degrees, fused_clebsch_gordan
 from molprop.nn.fiber import Features, Fiber
-from molprop.nn.fused import basis_mix, contract_basis
+from molprop.nn.fused import basis_mix
 from molprop.nn.radial import RadialMLP
 
 RADIAL_MODES = ("channelwise", "full")
@@ -105,26 +105,6 @@ class TFNConv(nn.Module):
             out[deg] = torch.bmm(h.view(num_edges, rows, self.per_out[deg]), radial.transpose(1, 2))
         return out
 
-    def mix_matrix(self, deg: int) -> torch.Tensor:
-        """Channelwise mix of degree ``l``, all input degrees side by side: ``[c_out, P_l]``."""
-        return torch.cat([self.mix[f"{deg}_{k}"] for k in self.in_degrees], dim=1)
-
-    def path_features(
-        self, feats: Features, basis: EdgeBasis, edge_in: torch.Tensor, src: torch.Tensor
-    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-        """Unmixed channelwise paths: ``l -> (H_l [E, 2l+1, P_l], w_l [E, P_l])``.
-
-        The messages are ``(H_l * w_l[:, None]) @ mix_matrix(l).T``; callers that mix later
-        (attention on the nodes, :mod:`molprop.nn.attention_fused`) take the factors.
-        """
-        nbr = self.neighbours(feats, src)
-        weights = self.radial(edge_in, basis.envelope).split(self.radial_sizes, dim=-1)
-        out = {}
-        for deg, w in zip(self.out_degrees, weights, strict=True):
-            h = contract_basis(basis.kernel(deg, self.in_degrees), nbr)
-            out[deg] = (h.view(nbr.shape[0], 2 * deg + 1, self.per_out[deg]), w)
-        return out
-
     def forward(
         self, feats: Features, basis: EdgeBasis, edge_in: torch.Tensor, src: torch.Tensor
     ) -> Features:
@@ -147,7 +127,7 @@ class TFNConv(nn.Module):
         for deg in self.out_degrees:
             rows = slice(offset, offset + self.per_out[deg])  # this degree's radial outputs
             offset = rows.stop
-            mix = self.mix_matrix(deg)
+            mix = torch.cat([self.mix[f"{deg}_{k}"] for k in self.in_degrees], dim=1)
             out[deg] = basis_mix(
                 basis.kernel(deg, self.in_degrees), nbr, hidden, layer.weight[rows],
                 layer.bias[rows], basis.envelope, mix, 2 * deg + 1,
