@@ -138,6 +138,7 @@ class MolpropModule(pl.LightningModule):
         backbone_module: Pre-built backbone (for tests); built from ``backbone`` otherwise.
         variance_head: Regression: also predict a per-conformer variance, trained with the
             Gaussian NLL (:func:`masked_gaussian_nll`) instead of ``loss``.
+        descriptor_dim: D molecule-level descriptors per graph (``mol_x``); 0 = none.
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class MolpropModule(pl.LightningModule):
         scheduler: Callable | None = None,
         backbone_module: nn.Module | None = None,
         variance_head: bool = False,
+        descriptor_dim: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
@@ -167,6 +169,7 @@ class MolpropModule(pl.LightningModule):
             scaler_std,
             backbone_module=backbone_module,
             variance_head=variance_head,
+            descriptor_dim=descriptor_dim,
         )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
