@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from molprop.atomic import atomic_path, write_text_atomic
 from molprop.bagging import AGGREGATE_METHODS as AGGREGATES
-from molprop.data.descriptors import descriptor_dim
+from molprop.data.descriptor_set import descriptor_dim
 from molprop.data.tables import TASKS
 from molprop.exceptions import InputError, MolpropError
 from molprop.model import PropertyModel
@@ -126,7 +126,7 @@ class ModelSpec:
         num_members: Ensemble size M.
         ensemble_aggregate: How member predictions are combined (``mean``/``median``).
         descriptors: Molecule-level descriptors, the state of
-            :class:`molprop.data.descriptors.DescriptorSet` (``rdkit2d`` names, user
+            :class:`molprop.data.descriptor_set.DescriptorSet` (``rdkit2d`` names, user
             ``columns``, ``scaler``); ``None``: none (also every run written before them).
     """
 

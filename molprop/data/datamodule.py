@@ -46,12 +46,8 @@ from molprop.data.dataset import (
     nan_scaler,
     processed_key,
 )
-from molprop.data.descriptors import (
-    DescriptorScaler,
-    DescriptorSet,
-    rdkit2d_names,
-    user_descriptors,
-)
+from molprop.data.descriptor_set import DescriptorSet
+from molprop.data.descriptors import DescriptorScaler, rdkit2d_names, user_descriptors
 from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 from molprop.data.io import MolTable, read_table
 from molprop.data.keys import MOL_FEATURES

@@ -19,7 +19,7 @@ from molprop.chem.ensemble import ConformerEnsemble
 from molprop.config import coerce
 from molprop.data.config import GraphConfig
 from molprop.data.conformer_jobs import build_ensembles
-from molprop.data.descriptors import DescriptorSet
+from molprop.data.descriptor_set import DescriptorSet
 from molprop.data.featurize import MolFeaturizer
 from molprop.data.keys import MOL_FEATURES
 

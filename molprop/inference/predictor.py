@@ -31,7 +31,7 @@ from molprop.columns import (
     output_columns,
 )
 from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
-from molprop.data.descriptors import DescriptorSet
+from molprop.data.descriptor_set import DescriptorSet
 from molprop.exceptions import InputError
 
 
