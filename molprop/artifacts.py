@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from molprop.atomic import atomic_path, write_text_atomic
 from molprop.bagging import AGGREGATE_METHODS as AGGREGATES
+from molprop.data.descriptor_set import descriptor_dim
 from molprop.data.tables import TASKS
 from molprop.exceptions import InputError, MolpropError
 from molprop.model import PropertyModel
@@ -124,6 +125,9 @@ class ModelSpec:
         data: Input settings predict reuses (``smiles_column``, ``largest_fragment``).
         num_members: Ensemble size M.
         ensemble_aggregate: How member predictions are combined (``mean``/``median``).
+        descriptors: Molecule-level descriptors, the state of
+            :class:`molprop.data.descriptor_set.DescriptorSet` (``rdkit2d`` names, user
+            ``columns``, ``scaler``); ``None``: none (also every run written before them).
     """
 
     task: str
@@ -137,6 +141,7 @@ class ModelSpec:
     data: dict[str, Any] = field(default_factory=dict)
     num_members: int = 1
     ensemble_aggregate: str = "mean"
+    descriptors: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
 
@@ -256,13 +261,22 @@ def spec_problem(spec: ModelSpec) -> str | None:
             return f"{name}={value!r}; expected one of {', '.join(AGGREGATES)}"
     if not all(_is_number(v) for v in [*spec.scaler_mean, *spec.scaler_std]):
         return "scaler_mean/scaler_std must be finite numbers"
+    try:
+        descriptor_dim(spec.descriptors)
+    except InputError as err:
+        return str(err)
     return None
 
 
 def build_model(spec: ModelSpec) -> PropertyModel:
     """Build an untrained :class:`PropertyModel` with the architecture of ``spec``."""
     return PropertyModel(
-        spec.backbone, spec.task_names, spec.task, spec.scaler_mean, spec.scaler_std
+        spec.backbone,
+        spec.task_names,
+        spec.task,
+        spec.scaler_mean,
+        spec.scaler_std,
+        descriptor_dim=descriptor_dim(spec.descriptors),
     )
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from molprop.data.keys import MOL_FEATURES
 from molprop.data.tables import TASKS
 
 #: Added to the softplus of the variance outputs so a predicted variance is never 0.
@@ -66,6 +67,11 @@ class PropertyModel(nn.Module):
             mean and a variance (see :meth:`split_output`), trained with a Gaussian NLL.
         compile: Run the backbone through :func:`compile_backbone` (``model.compile``); the
             parameters and the state dict are those of the uncompiled backbone.
+        descriptor_dim: D molecule-level descriptors per graph (batch field ``mol_x``,
+            ``[B, D]``). With D > 0 the backbone's own head is replaced by ``nn.Identity``
+            (no unused parameters) and the model's ``head`` maps ``[embedding, mol_x]``
+            (``[B, channels + D]``) to the outputs; D = 0 is the backbone alone, with the
+            parameter names of models without descriptors.
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class PropertyModel(nn.Module):
         backbone_module: nn.Module | None = None,
         variance_head: bool = False,
         compile: bool = False,
+        descriptor_dim: int = 0,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -90,6 +97,9 @@ class PropertyModel(nn.Module):
         self.backbone = backbone_module or build_backbone(self.backbone_kwargs)
         # kept out of the module tree, so state_dict() holds the backbone's weights only once
         self.__dict__["_compiled"] = compile_backbone(self.backbone) if compile else None
+        self.descriptor_dim = int(descriptor_dim)
+        if self.descriptor_dim > 0:
+            self.head = _descriptor_head(self.backbone, self.descriptor_dim)
         mean = torch.zeros(num_tasks) if scaler_mean is None else torch.as_tensor(scaler_mean)
         std = torch.ones(num_tasks) if scaler_std is None else torch.as_tensor(scaler_std)
         if task == "classification":
@@ -107,9 +117,16 @@ class PropertyModel(nn.Module):
 
         Returns:
             Standardised predictions or logits. Shape ``[B, T]``; ``[B, 2T]`` with the
-            variance head (split by :meth:`split_output`).
+            variance head (split by :meth:`split_output`). With descriptors the batch also
+            carries ``mol_x [B, D]``.
         """
-        out = (self._compiled or self.backbone)(batch)
+        if self.descriptor_dim > 0:
+            # the compiled backbone (model.compile) is used for the backbone-only path
+            embedding = self.backbone.embed(batch)  # [B, channels]
+            features = batch[MOL_FEATURES].to(embedding.dtype).reshape(embedding.shape[0], -1)
+            out = self.head(torch.cat([embedding, features], dim=-1))
+        else:
+            out = (self._compiled or self.backbone)(batch)
         return out.reshape(out.shape[0], -1)
 
     def scale_targets(self, y: torch.Tensor) -> torch.Tensor:
@@ -160,6 +177,21 @@ class PropertyModel(nn.Module):
         raw = self(batch)
         variance = self.split_output(raw)[1]
         return self.to_output(raw), variance * self.scaler_std**2
+
+
+def _descriptor_head(backbone: nn.Module, descriptor_dim: int) -> nn.Module:
+    """Build the head of ``[embedding, descriptors]`` (``channels + D`` inputs).
+
+    It has the sizes (``head_hidden``, ``out_dim``) and SiLU of the backbone's head, which
+    is dropped.
+    """
+    config = backbone.config
+    backbone.head = nn.Identity()  # forward() uses embed(); keep no parameter without gradient
+    return nn.Sequential(
+        nn.Linear(backbone.embed_dim + descriptor_dim, config["head_hidden"]),
+        nn.SiLU(),
+        nn.Linear(config["head_hidden"], config["out_dim"]),
+    )
 
 
 def _check_variance_head(variance_head: bool, task: str) -> bool:

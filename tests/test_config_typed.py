@@ -16,7 +16,13 @@ from molprop import artifacts
 from molprop.chem.cache import cache_key
 from molprop.chem.config import ConformerConfig
 from molprop.config import as_dict
-from molprop.data.config import BaggingConfig, DataConfig, GraphConfig, conformers_kept
+from molprop.data.config import (
+    BaggingConfig,
+    DataConfig,
+    FeaturesConfig,
+    GraphConfig,
+    conformers_kept,
+)
 from molprop.exceptions import InputError
 from molprop.inference.predictor import Predictor
 from molprop.train.run import build_settings
@@ -26,6 +32,7 @@ GROUPS = {
     "data": DataConfig,
     "graph": GraphConfig,
     "bagging": BaggingConfig,
+    "features": FeaturesConfig,
 }
 
 #: ConformerConfig.cache_settings() of a default training run, as computed before the
@@ -113,6 +120,27 @@ def test_cache_settings_and_keys_are_those_of_earlier_runs():
             BaggingConfig,
             {"train_sampling": "one"},
             "bagging.train_sampling: received 'one'; expected one of ('sample', 'all')",
+        ),
+        (
+            FeaturesConfig,
+            {"rdkit3d": True},
+            "features.rdkit3d: unknown setting; expected one of rdkit2d",
+        ),
+        (
+            FeaturesConfig,
+            {"rdkit2d": "yes"},
+            "features.rdkit2d: received 'yes'; expected true or false",
+        ),
+        (
+            DataConfig,
+            {"target_columns": ["y", "mw"], "descriptor_columns": ["mw"]},
+            "data.descriptor_columns: ['mw'] are also in data.target_columns; expected each "
+            "column to be either a target or a descriptor",
+        ),
+        (
+            DataConfig,
+            {"descriptor_columns": "mw"},
+            "data.descriptor_columns: received 'mw'; expected a list of column names or null",
         ),
         (
             GraphConfig,

@@ -1,4 +1,4 @@
-"""Typed settings of the config groups ``data``, ``graph`` and ``bagging``, defined once.
+"""Typed settings of the config groups ``data``, ``features``, ``graph`` and ``bagging``.
 
 Built from plain dicts at the boundary (``molprop.train.run`` from Hydra, the predictor
 from ``model/model.json``) and passed down; the field defaults are the only defaults
@@ -71,6 +71,10 @@ class DataConfig:
         split_sizes: Train, val and test fractions (``random``/``scaffold``).
         split_seed: Seed of the random and scaffold splits.
         limit: Use only the first N rows; ``None`` = all.
+        descriptor_columns: User molecule descriptors: numeric columns of the input file
+            (never default targets); blank cells are missing values (scaled to 0).
+        descriptors_path: User molecule descriptors from a separate CSV, one row per input
+            row in the same order; every column is a descriptor.
     """
 
     name: str | None = None
@@ -90,12 +94,14 @@ class DataConfig:
     split_sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
     split_seed: int = 0
     limit: int | None = None
+    descriptor_columns: list[str] | None = None
+    descriptors_path: str | None = None
 
     def __post_init__(self):
         g = "data"
         for name in ("name", "path", "url", "sha256", "smiles_column"):
             setattr(self, name, _optional_str(g, name, getattr(self, name)))
-        for name in ("split_file", "split_key", "split_column"):
+        for name in ("split_file", "split_key", "split_column", "descriptors_path"):
             setattr(self, name, _optional_str(g, name, getattr(self, name)))
         if self.builtin is not None:
             self.builtin = check_choice(g, "builtin", self.builtin, BUILTINS)
@@ -106,6 +112,13 @@ class DataConfig:
         if self.task is not None:
             self.task = check_choice(g, "task", self.task, TASKS)
         self.target_columns = _columns(self.target_columns)
+        self.descriptor_columns = _columns(self.descriptor_columns, "descriptor_columns")
+        both = sorted(set(self.target_columns or []) & set(self.descriptor_columns or []))
+        if both:
+            raise InputError(
+                f"data.descriptor_columns: {both} are also in data.target_columns; expected "
+                "each column to be either a target or a descriptor"
+            )
         if not isinstance(self.largest_fragment, bool):
             raise InputError(
                 f"data.largest_fragment: received {self.largest_fragment!r}; expected true or false"
@@ -124,12 +137,12 @@ class DataConfig:
         return from_mapping(cls, d, "data")
 
 
-def _columns(value: Any) -> list[str] | None:
+def _columns(value: Any, name: str = "target_columns") -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str) or not all(isinstance(c, str) for c in value):
         raise InputError(
-            f"data.target_columns: received {value!r}; expected a list of column names or null"
+            f"data.{name}: received {value!r}; expected a list of column names or null"
         )
     return list(value)
 
@@ -144,6 +157,31 @@ def _sizes(value: Any) -> tuple[float, float, float]:
             "(train, val, test)"
         )
     return tuple(float(v) for v in value)
+
+
+@dataclass
+class FeaturesConfig:
+    """Molecule-level descriptors computed by molprop (config group ``features``).
+
+    The descriptors (these plus the user ones of ``data.descriptor_columns`` and
+    ``data.descriptors_path``) are scaled on the training molecules and concatenated to
+    the pooled embedding before the head (:class:`molprop.model.PropertyModel`).
+
+    Attributes:
+        rdkit2d: RDKit 2D descriptors of every molecule (``features=rdkit2d``; see
+            :mod:`molprop.data.descriptors`).
+    """
+
+    rdkit2d: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.rdkit2d, bool):
+            raise InputError(f"features.rdkit2d: received {self.rdkit2d!r}; expected true or false")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> FeaturesConfig:
+        """Build from a ``features`` dict; ``InputError`` for an unknown key or bad value."""
+        return from_mapping(cls, d, "features")
 
 
 @dataclass

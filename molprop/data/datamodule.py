@@ -10,6 +10,9 @@ Usage (typed configs of :mod:`molprop.data.config`, or plain dicts built into th
     dm.split_frame("test")           # rows of the test molecules: row, SMILES, carried, targets
     dm.loader([3, 7, 9])             # all conformers of given rows, in row order
 
+With descriptors (``features.rdkit2d``, ``data.descriptor_columns``, ``data.descriptors_path``)
+every graph also carries ``mol_x [1, D]``, scaled on the training rows (``dm.descriptors``).
+
 ``setup()`` writes ``splits.json`` and ``skipped.csv`` into ``run_dir`` when given.
 """
 
@@ -27,7 +30,13 @@ from tqdm.auto import tqdm
 
 from molprop.chem.config import ConformerConfig
 from molprop.config import as_dict, coerce
-from molprop.data.config import BaggingConfig, DataConfig, GraphConfig, conformers_kept
+from molprop.data.config import (
+    BaggingConfig,
+    DataConfig,
+    FeaturesConfig,
+    GraphConfig,
+    conformers_kept,
+)
 from molprop.data.conformer_jobs import build_ensembles, check_skipped, skipped_frame
 from molprop.data.dataset import (
     ConformerDataset,
@@ -37,8 +46,11 @@ from molprop.data.dataset import (
     nan_scaler,
     processed_key,
 )
+from molprop.data.descriptor_set import DescriptorSet
+from molprop.data.descriptors import DescriptorScaler, rdkit2d_names, user_descriptors
 from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 from molprop.data.io import MolTable, read_table
+from molprop.data.keys import MOL_FEATURES
 from molprop.data.pipeline import ensemble_graphs, structure_ensemble
 from molprop.data.sources import resolve_data_path
 from molprop.data.splits import SPLIT_NAMES, make_split, write_split
@@ -66,6 +78,8 @@ class MolDataModule(L.LightningDataModule):
         data_dir: Folder for built/downloaded datasets; default the parent of
             ``cache_dir``, else ``data``.
         progress: Show a progress bar while embedding.
+        features: ``features`` settings (:class:`~molprop.data.config.FeaturesConfig` or
+            its dict; default none).
     """
 
     def __init__(
@@ -82,12 +96,14 @@ class MolDataModule(L.LightningDataModule):
         bootstrap_seed: int | None = None,
         data_dir: str | None = None,
         progress: bool = True,
+        features: FeaturesConfig | dict | None = None,
     ):
         super().__init__()
         self.data_cfg = coerce(DataConfig, data)
         self.conformer_cfg = coerce(ConformerConfig, conformers)
         self.graph_cfg = coerce(GraphConfig, graph)
         self.bagging_cfg = coerce(BaggingConfig, bagging)
+        self.features_cfg = coerce(FeaturesConfig, features)
         self.batch_size = int(batch_size)
         self.loader_workers = int(loader_workers)
         self.seed = int(seed)
@@ -99,6 +115,8 @@ class MolDataModule(L.LightningDataModule):
         self.progress = progress
         self.atom_dim, self.edge_dim = ATOM_FEATURE_DIM, BOND_FEATURE_DIM
         self.dataset: ConformerDataset | None = None
+        #: The run's descriptors (fitted scaler) after ``setup``; ``None`` without any.
+        self.descriptors: DescriptorSet | None = None
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str | None = None) -> None:
@@ -112,10 +130,15 @@ class MolDataModule(L.LightningDataModule):
             cfg.smiles_column,
             cfg.target_columns,
             cfg.task,
-            exclude=[cfg.split_column] if cfg.split_column else [],
+            # descriptor columns are inputs, never default targets
+            exclude=[*([cfg.split_column] if cfg.split_column else []), *cfg_columns(cfg)],
+        )
+        names, user = user_descriptors(
+            table.frame, cfg.descriptor_columns, cfg.descriptors_path, table.path
         )
         if cfg.limit:
             table = _head(table, cfg.limit)
+            user = None if user is None else user[: cfg.limit]
         self.source = path
         self.table = table.frame
         self.smiles_column, self.task = table.smiles_column, table.task
@@ -148,6 +171,7 @@ class MolDataModule(L.LightningDataModule):
             self.scaler_mean, self.scaler_std = nan_scaler(np.zeros((0, len(self.task_names))))
         else:
             self.scaler_mean, self.scaler_std = nan_scaler(self.targets[train])
+        self._fit_descriptors(names, user, train)
         log.info(
             "Data: %s rows, %d usable, %d skipped, split %s, %d graphs",
             len(table),
@@ -156,6 +180,30 @@ class MolDataModule(L.LightningDataModule):
             {k: len(v) for k, v in self.split.items()},
             len(self.dataset),
         )
+
+    @property
+    def descriptor_dim(self) -> int:
+        """D, molecule-level descriptors per graph (0 without descriptors)."""
+        return 0 if self.descriptors is None else self.descriptors.dim
+
+    def _fit_descriptors(self, names: list[str], user: np.ndarray | None, train) -> None:
+        """Compute the descriptors of every usable row, fit the scaler on ``train``, attach."""
+        rdkit = rdkit2d_names() if self.features_cfg.rdkit2d else []
+        if not rdkit and not names:
+            return
+        descriptors = DescriptorSet(rdkit, names)
+        smiles = [self.canonical[r] if r in self._groups else None for r in range(len(self.table))]
+        raw = descriptors.raw(smiles, user, self.cache_dir)
+        # the scaler sees the training molecules only (each once, also for bootstrap members)
+        descriptors.scaler = DescriptorScaler.fit(raw[train])
+        self.descriptors = descriptors
+        scaled = descriptors.scaler.transform(raw)  # [n_rows, D] float32
+        data = self.dataset._data
+        rows = data.mol_idx.view(-1).numpy()
+        data[MOL_FEATURES] = torch.from_numpy(scaled[rows])  # [num_graphs, D]
+        self.dataset.slices[MOL_FEATURES] = torch.arange(len(rows) + 1, dtype=torch.long)
+        self.dataset._data_list = None  # graphs fetched before now would lack mol_x
+        log.info("Descriptors: %d rdkit2d + %d user", len(rdkit), len(names))
 
     def _num_conformers(self) -> int:
         return conformers_kept(self.bagging_cfg.num_conformers, self.conformer_cfg.pool_size)
@@ -283,6 +331,11 @@ class MolDataModule(L.LightningDataModule):
         for j, name in enumerate(self.task_names):
             frame[name] = self.targets[rows, j]
         return frame.reset_index()
+
+
+def cfg_columns(cfg: DataConfig) -> list[str]:
+    """Descriptor columns of the input table (``data.descriptor_columns``)."""
+    return list(cfg.descriptor_columns or [])
 
 
 def _head(table: MolTable, limit: int) -> MolTable:

@@ -1,5 +1,7 @@
 """Molecule-level descriptors: RDKit 2D descriptors or user columns, cached and scaled on train.
 
+Which descriptors a run uses, with its fitted scaler, is :mod:`molprop.data.descriptor_set`.
+
 Two sources, one result: a float64 array ``[n_molecules, D]`` (NaN where a value is missing).
 
 * ``rdkit2d``: every descriptor of ``rdkit.Chem.Descriptors.descList`` (217 in RDKit 2026.09;
@@ -109,7 +111,7 @@ def _cache_path(cache_dir: str | Path, smiles: Sequence[str], names: Sequence[st
 
 
 def read_descriptor_columns(
-    frame: pd.DataFrame, columns: Sequence[str], source: str | Path
+    frame: pd.DataFrame, columns: Sequence[str], source: str | Path, first_row: int = 0
 ) -> np.ndarray:
     """Parse user descriptor columns of a string table into ``[n_rows, len(columns)]``.
 
@@ -117,6 +119,7 @@ def read_descriptor_columns(
         frame: The table as strings (rows numbered from 0 in file order).
         columns: Descriptor columns, in order.
         source: File name for messages.
+        first_row: Row number of ``frame``'s first row in the file (a chunk of a larger file).
 
     Raises:
         InputError: A column is missing, or a non-blank cell is not a finite number.
@@ -135,9 +138,10 @@ def read_descriptor_columns(
         bad = ~blank.to_numpy() & ~np.isfinite(nums)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
+            value, row = raw.iloc[row], row + first_row
             raise InputError(
                 f"Input file '{source}', row {row} (line {row + 2}), descriptor column '{col}': "
-                f"value '{raw.iloc[row]}' is not a finite number; expected a number or an empty "
+                f"value '{value}' is not a finite number; expected a number or an empty "
                 "cell for a missing value"
             )
         out[:, j] = np.where(blank.to_numpy(), np.nan, nums)
@@ -160,6 +164,40 @@ def read_descriptor_file(path: str | Path, num_rows: int) -> tuple[list[str], np
         )
     columns = [str(c) for c in frame.columns]
     return columns, read_descriptor_columns(frame, columns, path)
+
+
+def user_descriptors(
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None,
+    path: str | Path | None,
+    source: str | Path,
+) -> tuple[list[str], np.ndarray | None]:
+    """User descriptors of a training table: its ``columns``, then every column of ``path``.
+
+    Args:
+        frame: The input table (one row per input row).
+        columns: ``data.descriptor_columns`` or ``None``.
+        path: ``data.descriptors_path`` or ``None``.
+        source: Input file name for messages.
+
+    Returns:
+        ``(names, values [n_rows, len(names)])``; ``([], None)`` without user descriptors.
+    """
+    names, parts = [], []
+    if columns:
+        names += list(columns)
+        parts.append(read_descriptor_columns(frame, columns, source))
+    if path:
+        file_columns, values = read_descriptor_file(path, len(frame))
+        names += file_columns
+        parts.append(values)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(
+            f"descriptors: {twice} named twice (data.descriptor_columns and the columns of "
+            f"data.descriptors_path '{path}'); expected distinct names"
+        )
+    return names, np.concatenate(parts, axis=1) if parts else None
 
 
 @dataclass

@@ -35,6 +35,11 @@ TARGETS = "y"
 MOL_INDEX = "mol_idx"
 #: Index of the conformer within its molecule's ensemble. ``[1]`` (``[B]`` batched), long.
 CONF_INDEX = "conf_idx"
+#: Molecule-level descriptors, scaled (see ``molprop.data.descriptors``); the same row on every
+#: conformer of a molecule. Shape ``[1, D]`` (``[B, D]`` batched), float32. Optional: only
+#: runs with descriptors carry it, it is attached after loading the processed graphs (never
+#: stored in them), so it is not in :data:`FIELDS`.
+MOL_FEATURES = "mol_x"
 #: Graph membership of each node, added by PyG batching. Shape ``[N_total]``, ``torch.long``.
 BATCH = "batch"
 

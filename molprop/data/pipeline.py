@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch_geometric.data import Data
 
 from molprop.chem.config import ConformerConfig
@@ -18,7 +19,9 @@ from molprop.chem.ensemble import ConformerEnsemble
 from molprop.config import coerce
 from molprop.data.config import GraphConfig
 from molprop.data.conformer_jobs import build_ensembles
+from molprop.data.descriptor_set import DescriptorSet
 from molprop.data.featurize import MolFeaturizer
+from molprop.data.keys import MOL_FEATURES
 
 
 def ensemble_graphs(
@@ -46,6 +49,34 @@ def ensemble_graphs(
     return [featurizer.graph(ensemble.coords[k], y, mol_idx, k) for k in range(count)]
 
 
+def attach_descriptors(
+    graphs: list[list[Data]],
+    descriptors: DescriptorSet | None,
+    smiles: Sequence[str | None],
+    user: np.ndarray | None,
+    cache_dir: str | None = None,
+) -> None:
+    """Give every conformer graph of molecule ``i`` its scaled descriptors ``mol_x [1, D]``.
+
+    The one place that turns a molecule's SMILES (and user values) into ``mol_x`` for
+    prediction, exactly as training scaled them (:class:`DescriptorSet`).
+
+    Args:
+        graphs: ``graphs[i]``: conformer graphs of molecule ``i`` (changed in place).
+        descriptors: The run's descriptors, or ``None`` (nothing to attach).
+        smiles: Canonical SMILES per molecule (``None`` for a failed one).
+        user: User descriptor values ``[n, D_user]`` or ``None``.
+        cache_dir: Cache root of the RDKit descriptors.
+    """
+    if descriptors is None or descriptors.dim == 0:
+        return
+    keep = [s if confs else None for s, confs in zip(smiles, graphs, strict=True)]
+    scaled = torch.from_numpy(descriptors.scaled(keep, user, cache_dir))  # [n, D]
+    for i, confs in enumerate(graphs):
+        for data in confs:
+            data[MOL_FEATURES] = scaled[i : i + 1].clone()
+
+
 def smiles_to_graphs(
     smiles: Sequence[str],
     conformer_cfg: ConformerConfig | dict,
@@ -58,6 +89,8 @@ def smiles_to_graphs(
     mol_indices: Sequence[int] | None = None,
     progress: bool = False,
     max_conformers: int | None = None,
+    descriptors: DescriptorSet | None = None,
+    user_descriptors: np.ndarray | None = None,
 ) -> tuple[list[list[Data]], list[str | None]]:
     """Conformer graphs for SMILES strings (used by predict).
 
@@ -72,6 +105,9 @@ def smiles_to_graphs(
         mol_indices: ``mol_idx`` of each molecule; default ``0..n-1``.
         progress: Show a progress bar while embedding.
         max_conformers: Keep the first (lowest-energy) conformers only.
+        descriptors: The run's descriptors: each graph gets ``mol_x`` from the canonical
+            SMILES (see :func:`attach_descriptors`).
+        user_descriptors: User descriptor values ``[n, D_user]`` of these rows.
 
     Returns:
         ``(graphs, errors)`` with one entry per input in order; ``graphs[i]`` is ``[]``
@@ -99,6 +135,7 @@ def smiles_to_graphs(
         graphs.append(
             ensemble_graphs(ensemble, graph_cfg, y, indices[i], max_conformers, num_tasks)
         )
+    attach_descriptors(graphs, descriptors, ens.canonical, user_descriptors, cache_dir)
     return graphs, list(ens.errors)
 
 
@@ -113,7 +150,10 @@ def structure_ensemble(mol, smiles: str) -> ConformerEnsemble:
 
 
 def sdf_to_graphs(
-    path: str | Path, graph_cfg: GraphConfig | dict, target_columns: Sequence[str] | None = None
+    path: str | Path,
+    graph_cfg: GraphConfig | dict,
+    target_columns: Sequence[str] | None = None,
+    descriptors: DescriptorSet | None = None,
 ) -> tuple[pd.DataFrame, list[list[Data]], list[str | None]]:
     """Conformer graphs from an SDF, using its coordinates as they are.
 
@@ -123,6 +163,8 @@ def sdf_to_graphs(
         path: The SDF file.
         graph_cfg: ``graph`` settings (:class:`GraphConfig` or its dict).
         target_columns: SD tags used as ``y``; default none (``y`` is ``[1, 0]``).
+        descriptors: The run's descriptors: rdkit2d from each record's SMILES, user
+            descriptors from the SD tags of the same names.
 
     Returns:
         ``(records, graphs, errors)``: one row per molecule (``_Name``, ``smiles``, SD tags),
@@ -139,4 +181,7 @@ def sdf_to_graphs(
             continue
         ensemble = structure_ensemble(mol, table.frame["smiles"].iloc[row])
         graphs.append(ensemble_graphs(ensemble, graph_cfg, table.targets[row], row))
+    if descriptors is not None:
+        user = descriptors.user_values(table.frame, path)
+        attach_descriptors(graphs, descriptors, list(table.frame["smiles"]), user)
     return table.frame, graphs, list(table.errors)

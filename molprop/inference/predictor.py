@@ -31,6 +31,7 @@ from molprop.columns import (
     output_columns,
 )
 from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
+from molprop.data.descriptor_set import DescriptorSet
 from molprop.exceptions import InputError
 
 
@@ -63,6 +64,7 @@ class Predictor:
         conformers: The run's conformer settings, rebuilt from ``spec.conformers``.
         graph: The run's graph settings, rebuilt from ``spec.graph``.
         bagging: The run's bagging settings, rebuilt from ``spec.bagging``.
+        descriptors: The run's molecule descriptors (``spec.descriptors``) or ``None``.
     """
 
     models: list[Any]
@@ -71,12 +73,14 @@ class Predictor:
     conformers: ConformerConfig = dataclasses.field(init=False)
     graph: GraphConfig = dataclasses.field(init=False)
     bagging: BaggingConfig = dataclasses.field(init=False)
+    descriptors: DescriptorSet | None = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         try:
             self.conformers = ConformerConfig.from_dict(self.spec.conformers)
             self.graph = GraphConfig.from_dict(self.spec.graph)
             self.bagging = BaggingConfig.from_dict(self.spec.bagging)
+            self.descriptors = _descriptors(getattr(self.spec, "descriptors", None))
         except InputError as err:
             raise artifacts.ArtifactError(
                 f"model/model.json holds settings this molprop cannot use: {err}"
@@ -164,6 +168,37 @@ class Predictor:
         blank_non_finite(values, self.spec.task_names, counts)
         out = pd.DataFrame(values, index=range(n))[self.columns]
         return join_inputs(inputs.reset_index(drop=True), out)
+
+
+def _descriptors(state: dict | None) -> DescriptorSet | None:
+    """Rebuild the run's descriptors, which need a fitted scaler (``None``: a run without)."""
+    if state is None:
+        return None
+    descriptors = DescriptorSet.from_dict(state)
+    if descriptors.scaler is None:
+        raise InputError("descriptors.scaler is null; expected the scaler fitted in training")
+    return descriptors
+
+
+def check_descriptor_inputs(
+    descriptors: DescriptorSet | None, columns: Sequence[str] | None, source: str
+) -> None:
+    """Raise a one-line ``InputError`` when an input lacks a user descriptor column of the run.
+
+    Args:
+        descriptors: The run's descriptors (``None``: nothing to check).
+        columns: Columns of the input (``None``: SMILES given directly, no columns).
+        source: The input, for the message (``--input 'x.csv'``, ``--smiles``).
+    """
+    if descriptors is None or not descriptors.columns:
+        return
+    missing = [c for c in descriptors.columns if c not in (columns or [])]
+    if missing:
+        raise InputError(
+            f"{source}: descriptor column(s) {missing} not found; the model was trained with "
+            f"the user descriptors {descriptors.columns}, so the input needs these columns"
+            + ("" if columns is not None else " (use --input with a CSV instead of --smiles)")
+        )
 
 
 def blank_non_finite(values: dict[str, Any], task_names: Sequence[str], counts) -> None:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from molprop.data.io import SDF_SUFFIXES
 from molprop.exceptions import InputError
-from molprop.inference.predictor import Predictor
+from molprop.inference.predictor import Predictor, check_descriptor_inputs
 from molprop.inference.readers import (
     DEFAULT_CHUNK_SIZE,
     check_csv,
@@ -47,11 +47,16 @@ def _smiles_frames(
     from molprop.data.pipeline import smiles_to_graphs
 
     largest = predictor.spec.data.get("largest_fragment", True)
+    descriptors, first_row = predictor.descriptors, 0
     for frame in chunks:
         values = frame[column].tolist()
         if not values:
             yield predictor.result_frame(frame, [], [], batch_size)
             continue
+        user = None
+        if descriptors is not None:
+            user = descriptors.user_values(frame, "--input", first_row)
+        first_row += len(frame)
         graphs, errors = smiles_to_graphs(
             values,
             conformers,
@@ -61,6 +66,8 @@ def _smiles_frames(
             largest_fragment=largest,
             max_conformers=keep,
             progress=False,
+            descriptors=descriptors,
+            user_descriptors=user,
         )
         yield predictor.result_frame(frame, graphs, errors, batch_size)
         bar.update(len(frame))
@@ -72,7 +79,9 @@ def _sdf_frames(
     """Predict an SDF with its coordinates as given (records sharing _Name: one molecule)."""
     from molprop.data.pipeline import sdf_to_graphs
 
-    records, graphs, errors = sdf_to_graphs(str(path), predictor.spec.graph)
+    records, graphs, errors = sdf_to_graphs(
+        str(path), predictor.spec.graph, descriptors=predictor.descriptors
+    )
     bar.total = len(records)
     yield predictor.result_frame(records, graphs, errors, batch_size)
     bar.update(len(records))
@@ -137,12 +146,12 @@ def iter_predictions(
         bar = tqdm(unit="mol", desc="predict", file=sys.stderr, disable=not progress)
         return _closing(_sdf_frames(predictor, path, batch_size=batch_size, bar=bar), bar)
     column = "smiles"
+    header = None if path is None else csv_header(path)
+    source = "--smiles" if path is None else f"--input '{path}'"
+    check_descriptor_inputs(predictor.descriptors, header, source)
     if path is not None:
         column = pick_smiles_column(
-            csv_header(path),
-            smiles_column,
-            predictor.spec.data.get("smiles_column"),
-            f"--input '{path}'",
+            header, smiles_column, predictor.spec.data.get("smiles_column"), source
         )
     conformers, keep = predictor.num_conformers(num_conformers)
     bar = tqdm(

@@ -139,6 +139,7 @@ class MolpropModule(pl.LightningModule):
         variance_head: Regression: also predict a per-conformer variance, trained with the
             Gaussian NLL (:func:`masked_gaussian_nll`) instead of ``loss``.
         compile: ``model.compile``: ``torch.compile`` the backbone (see ``molprop.model``).
+        descriptor_dim: D molecule-level descriptors per graph (``mol_x``); 0 = none.
     """
 
     def __init__(
@@ -157,6 +158,7 @@ class MolpropModule(pl.LightningModule):
         backbone_module: nn.Module | None = None,
         variance_head: bool = False,
         compile: bool = False,
+        descriptor_dim: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
@@ -170,6 +172,7 @@ class MolpropModule(pl.LightningModule):
             backbone_module=backbone_module,
             variance_head=variance_head,
             compile=compile,
+            descriptor_dim=descriptor_dim,
         )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

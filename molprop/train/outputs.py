@@ -63,6 +63,7 @@ def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any
         },
         num_members=len(members),
         ensemble_aggregate=str(cfg.ensemble.aggregate),
+        descriptors=dm.descriptors.to_dict() if getattr(dm, "descriptors", None) else None,
     )
     artifacts.save_spec(run.root, spec)
 

@@ -9,7 +9,7 @@ run directory described in :mod:`molprop.artifacts`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from molprop import artifacts
 from molprop.atomic import write_text_atomic
 from molprop.chem.config import ConformerConfig
-from molprop.data.config import BaggingConfig, DataConfig, GraphConfig
+from molprop.data.config import BaggingConfig, DataConfig, FeaturesConfig, GraphConfig
 from molprop.exceptions import InputError
 from molprop.lit.checkpoints import SafeCheckpointIO, load_checkpoint_file
 from molprop.lit.module import MolpropModule
@@ -42,6 +42,7 @@ class Settings:
     conformers: ConformerConfig
     graph: GraphConfig
     bagging: BaggingConfig
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
 
 
 def build_settings(cfg: DictConfig) -> Settings:
@@ -55,6 +56,7 @@ def build_settings(cfg: DictConfig) -> Settings:
         conformers=ConformerConfig.from_dict(_plain(cfg.conformers)),
         graph=GraphConfig.from_dict(_plain(cfg.graph)),
         bagging=BaggingConfig.from_dict(_plain(cfg.bagging)),
+        features=FeaturesConfig.from_dict(_plain(cfg.get("features"))),
     )
 
 
@@ -96,6 +98,7 @@ def build_datamodule(
         bootstrap_seed=seed if cfg.ensemble.bootstrap else None,
         data_dir=cfg.paths.data_dir,
         progress=bool(cfg.trainer.enable_progress_bar),
+        features=settings.features,
     )
     dm.prepare_data()
     dm.setup("fit")
@@ -120,7 +123,8 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         monitor_mode=monitor[1],
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
-        compile=bool(cfg.model.get("compile", False)),
+        compile=bool(cfg.model.compile),
+        descriptor_dim=int(getattr(dm, "descriptor_dim", 0)),
     )
 
 
