@@ -9,6 +9,7 @@ Layout of a training run (the one place that defines it)::
       model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
       model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
+      calibration.png          uncertainty calibration on the test split (regression)
 
 ``load_model(run_dir)`` rebuilds the ensemble from ``model/`` only: JSON plus
 safetensors, so loading never unpickles arbitrary objects.
@@ -58,6 +59,7 @@ class RunDir:
     test_predictions = property(lambda self: self.root / "test_predictions.csv")
     parity_plot = property(lambda self: self.root / "parity.png")
     roc_plot = property(lambda self: self.root / "roc.png")
+    calibration_plot = property(lambda self: self.root / "calibration.png")
     logs = property(lambda self: self.root / "logs")
 
     def member_checkpoints(self, member: int, size: int) -> Path:
@@ -124,6 +126,10 @@ class ModelSpec:
         data: Input settings predict reuses (``smiles_column``, ``largest_fragment``).
         num_members: Ensemble size M.
         ensemble_aggregate: How member predictions are combined (``mean``/``median``).
+        variance_head: Whether the members predict a variance (mean-variance head).
+        uncertainty: The run's calibration,
+            :meth:`molprop.uncertainty.record.CalibrationSet.to_dict`; ``None`` for a run
+            trained before calibration was recorded (it predicts without those columns).
     """
 
     task: str
@@ -137,6 +143,8 @@ class ModelSpec:
     data: dict[str, Any] = field(default_factory=dict)
     num_members: int = 1
     ensemble_aggregate: str = "mean"
+    variance_head: bool = False
+    uncertainty: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
 
@@ -256,13 +264,24 @@ def spec_problem(spec: ModelSpec) -> str | None:
             return f"{name}={value!r}; expected one of {', '.join(AGGREGATES)}"
     if not all(_is_number(v) for v in [*spec.scaler_mean, *spec.scaler_std]):
         return "scaler_mean/scaler_std must be finite numbers"
+    if not isinstance(spec.variance_head, bool):
+        return f"variance_head={spec.variance_head!r}; expected true or false"
+    if spec.uncertainty is not None and not isinstance(spec.uncertainty, dict):
+        return (
+            f"uncertainty is a JSON {type(spec.uncertainty).__name__}; expected an object or null"
+        )
     return None
 
 
 def build_model(spec: ModelSpec) -> PropertyModel:
     """Build an untrained :class:`PropertyModel` with the architecture of ``spec``."""
     return PropertyModel(
-        spec.backbone, spec.task_names, spec.task, spec.scaler_mean, spec.scaler_std
+        spec.backbone,
+        spec.task_names,
+        spec.task,
+        spec.scaler_mean,
+        spec.scaler_std,
+        variance_head=spec.variance_head,
     )
 
 

@@ -3,7 +3,8 @@
 Large inputs are streamed chunk by chunk, so memory stays flat however many rows the input
 has. Each output row holds the input columns, unchanged and in input order, then the output
 columns of :mod:`molprop.inference.predictor` (bagged predictions, conformer and ensemble spreads,
-``num_conformers``, ``error``).
+the calibrated ``<task>_std``/``<task>_lower``/``<task>_upper`` where the run has a
+calibration, ``num_conformers``, ``error``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _smiles_frames(
     batch_size: int,
     workers: int | None,
     cache_dir: str | None,
+    coverage: float | None,
     bar: tqdm,
 ) -> Iterator[pd.DataFrame]:
     """Generate conformers, featurise and predict one chunk of SMILES rows at a time."""
@@ -50,7 +52,7 @@ def _smiles_frames(
     for frame in chunks:
         values = frame[column].tolist()
         if not values:
-            yield predictor.result_frame(frame, [], [], batch_size)
+            yield predictor.result_frame(frame, [], [], batch_size, coverage)
             continue
         graphs, errors = smiles_to_graphs(
             values,
@@ -62,19 +64,19 @@ def _smiles_frames(
             max_conformers=keep,
             progress=False,
         )
-        yield predictor.result_frame(frame, graphs, errors, batch_size)
+        yield predictor.result_frame(frame, graphs, errors, batch_size, coverage)
         bar.update(len(frame))
 
 
 def _sdf_frames(
-    predictor: Predictor, path: Path, *, batch_size: int, bar: tqdm
+    predictor: Predictor, path: Path, *, batch_size: int, coverage: float | None, bar: tqdm
 ) -> Iterator[pd.DataFrame]:
     """Predict an SDF with its coordinates as given (records sharing _Name: one molecule)."""
     from molprop.data.pipeline import sdf_to_graphs
 
     records, graphs, errors = sdf_to_graphs(str(path), predictor.spec.graph)
     bar.total = len(records)
-    yield predictor.result_frame(records, graphs, errors, batch_size)
+    yield predictor.result_frame(records, graphs, errors, batch_size, coverage)
     bar.update(len(records))
 
 
@@ -91,6 +93,7 @@ def iter_predictions(
     device: str = "cpu",
     cache_dir: str | None = None,
     progress: bool = False,
+    coverage: float | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream predictions as one DataFrame per input chunk (see the module docstring).
 
@@ -109,6 +112,8 @@ def iter_predictions(
         device: Torch device of the models.
         cache_dir: Conformer cache folder (``None``: no cache).
         progress: Show a tqdm progress bar on stderr.
+        coverage: Coverage of the ``<task>_lower``/``<task>_upper`` intervals, in (0, 1);
+            ``None``: the run's (``uncertainty.coverage`` of training).
 
     Returns:
         An iterator of DataFrames: input columns plus :func:`output_columns`, one row per
@@ -131,11 +136,13 @@ def iter_predictions(
     predictor = (
         run_dir if isinstance(run_dir, Predictor) else Predictor.from_run_dir(run_dir, device)
     )
+    coverage = predictor.check_coverage(coverage)
     if path is not None and path.suffix.lower() in SDF_SUFFIXES:
         if num_conformers is not None:
             log.warning("--num-conformers is ignored for SDF input (coordinates as given)")
         bar = tqdm(unit="mol", desc="predict", file=sys.stderr, disable=not progress)
-        return _closing(_sdf_frames(predictor, path, batch_size=batch_size, bar=bar), bar)
+        frames = _sdf_frames(predictor, path, batch_size=batch_size, coverage=coverage, bar=bar)
+        return _closing(frames, bar)
     column = "smiles"
     if path is not None:
         column = pick_smiles_column(
@@ -162,6 +169,7 @@ def iter_predictions(
         batch_size=batch_size,
         workers=workers,
         cache_dir=cache_dir,
+        coverage=coverage,
         bar=bar,
     )
     return _closing(frames, bar)
