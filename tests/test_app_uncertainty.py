@@ -151,3 +151,12 @@ def test_uncertainty_config_is_checked_before_training(tiny_csv, cache_dir, tmp_
     with pytest.raises(InputError, match="uncertainty.level: unknown setting"):
         UncertaintyConfig.from_dict({"level": 0.9})
     assert UncertaintyConfig(components=["mve", "ensemble"]).components == ("mve", "ensemble")
+
+
+def test_variance_head_default_is_the_module_default():
+    import inspect
+
+    from molprop.lit.module import MolpropModule
+
+    default = inspect.signature(MolpropModule).parameters["variance_head"].default
+    assert compose_train([]).model.variance_head is default is False

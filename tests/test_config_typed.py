@@ -20,12 +20,14 @@ from molprop.data.config import BaggingConfig, DataConfig, GraphConfig, conforme
 from molprop.exceptions import InputError
 from molprop.inference.predictor import Predictor
 from molprop.train.run import build_settings
+from molprop.uncertainty.config import UncertaintyConfig
 
 GROUPS = {
     "conformers": ConformerConfig,
     "data": DataConfig,
     "graph": GraphConfig,
     "bagging": BaggingConfig,
+    "uncertainty": UncertaintyConfig,
 }
 
 #: ConformerConfig.cache_settings() of a default training run, as computed before the
