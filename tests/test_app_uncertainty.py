@@ -160,3 +160,34 @@ def test_variance_head_default_is_the_module_default():
 
     default = inspect.signature(MolpropModule).parameters["variance_head"].default
     assert compose_train([]).model.variance_head is default is False
+
+
+def test_calibration_that_cannot_be_fitted_is_reported_not_fatal(tmp_path):
+    import torch
+
+    from molprop.train.evaluate import ConformerPredictions, evaluate
+    from molprop.train.uncertainty import calibrate_and_score, member_parts
+
+    def stage(n: int):
+        preds = [
+            ConformerPredictions(
+                torch.randn(2 * n, 1) + m,
+                torch.arange(2 * n, dtype=torch.float32)[:, None] // 2,
+                torch.arange(2 * n) // 2,
+                torch.arange(2 * n) % 2,
+            )
+            for m in range(2)
+        ]
+        return evaluate(preds, "regression", ["y"]), member_parts(preds, [None, None], "mean")
+
+    (val, val_parts), (test, test_parts) = stage(1), stage(5)
+    parts = {"val": val_parts, "test": test_parts}
+    cfg = compose_train([])
+    result = calibrate_and_score(cfg, "regression", ["y"], val, test, parts, tmp_path / "c.png")
+    assert result.record is None and result.columns == {}
+    assert "expected at least 2 validation molecules" in result.metrics["skipped"]
+    (val, val_parts) = stage(12)
+    parts["val"] = val_parts
+    result = calibrate_and_score(cfg, "regression", ["y"], val, test, parts, tmp_path / "c.png")
+    assert result.record.components == ("ensemble",) and len(result.columns["y_std"]) == 5
+    assert (tmp_path / "c.png").is_file()
