@@ -78,7 +78,7 @@ class Predictor:
         graph: The run's graph settings, rebuilt from ``spec.graph``.
         bagging: The run's bagging settings, rebuilt from ``spec.bagging``.
         record: The run's uncertainty calibration (``None`` for a run trained without one;
-            a warning then says once which columns it cannot give).
+            the first predicted frame then warns once which columns it cannot give).
     """
 
     models: list[Any]
@@ -99,9 +99,8 @@ class Predictor:
             raise artifacts.ArtifactError(
                 f"model/model.json holds settings this molprop cannot use: {err}"
             ) from err
-        note = missing_columns_note(self.record, self.spec.task_names, self.spec.task)
-        if note:
-            log.warning(note)
+        # said once, with the first predicted rows (a command that fails stays one line)
+        self._missing_note = missing_columns_note(self.record, self.spec.task_names, self.spec.task)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
@@ -263,6 +262,9 @@ class Predictor:
         ]
         blank_non_finite(values, self.spec.task_names, counts)
         out = pd.DataFrame(values, index=range(n))[self.columns]
+        if self._missing_note:
+            log.warning(self._missing_note)
+            self._missing_note = None
         return join_inputs(inputs.reset_index(drop=True), out)
 
 
