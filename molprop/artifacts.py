@@ -9,6 +9,7 @@ Layout of a training run (the one place that defines it)::
       model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
       model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
+      calibration.png          uncertainty calibration on the test split (regression)
 
 ``load_model(run_dir)`` rebuilds the ensemble from ``model/`` only: JSON plus
 safetensors, so loading never unpickles arbitrary objects.
@@ -59,6 +60,7 @@ class RunDir:
     test_predictions = property(lambda self: self.root / "test_predictions.csv")
     parity_plot = property(lambda self: self.root / "parity.png")
     roc_plot = property(lambda self: self.root / "roc.png")
+    calibration_plot = property(lambda self: self.root / "calibration.png")
     logs = property(lambda self: self.root / "logs")
 
     def member_checkpoints(self, member: int, size: int) -> Path:
@@ -128,6 +130,10 @@ class ModelSpec:
         descriptors: Molecule-level descriptors, the state of
             :class:`molprop.data.descriptor_set.DescriptorSet` (``rdkit2d`` names, user
             ``columns``, ``scaler``); ``None``: none (also every run written before them).
+        variance_head: Whether the members predict a variance (mean-variance head).
+        uncertainty: The run's calibration,
+            :meth:`molprop.uncertainty.record.CalibrationSet.to_dict`; ``None`` for a run
+            trained before calibration was recorded (it predicts without those columns).
     """
 
     task: str
@@ -142,6 +148,8 @@ class ModelSpec:
     num_members: int = 1
     ensemble_aggregate: str = "mean"
     descriptors: dict[str, Any] | None = None
+    variance_head: bool = False
+    uncertainty: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
 
@@ -265,6 +273,12 @@ def spec_problem(spec: ModelSpec) -> str | None:
         descriptor_dim(spec.descriptors)
     except InputError as err:
         return str(err)
+    if not isinstance(spec.variance_head, bool):
+        return f"variance_head={spec.variance_head!r}; expected true or false"
+    if spec.uncertainty is not None and not isinstance(spec.uncertainty, dict):
+        return (
+            f"uncertainty is a JSON {type(spec.uncertainty).__name__}; expected an object or null"
+        )
     return None
 
 
@@ -277,6 +291,7 @@ def build_model(spec: ModelSpec) -> PropertyModel:
         spec.scaler_mean,
         spec.scaler_std,
         descriptor_dim=descriptor_dim(spec.descriptors),
+        variance_head=spec.variance_head,
     )
 
 

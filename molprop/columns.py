@@ -7,6 +7,10 @@ chemprop):
   output column is renamed ``<name>_input``;
 * per task ``t``: ``t`` (bagged prediction; a probability for classification),
   ``t_conformer_std`` and, for an ensemble (M > 1), ``t_ensemble_std``;
+* a run with an uncertainty calibration adds the columns named by
+  :func:`molprop.uncertainty.record.uncertainty_columns` (per task ``t_std``, ``t_lower``,
+  ``t_upper``, plus ``t_mve_std`` with a variance head; classification ``t_calibrated``,
+  ``t_std``), after the task columns;
 * ``num_conformers``: conformers the prediction was bagged over (0 for a failed row).
 
 ``predict.py`` adds ``error`` (empty, or why the row could not be predicted).
@@ -45,32 +49,40 @@ def _task_columns(task: str, num_members: int) -> list[str]:
     return columns + ([task + ENSEMBLE_STD_SUFFIX] if num_members > 1 else [])
 
 
-def output_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]:
+def output_columns(
+    task_names: Sequence[str], num_members: int = 1, uncertainty: Sequence[str] = ()
+) -> list[str]:
     """Names of the columns predict appends to the input columns, in output order.
 
     Args:
         task_names: Task names of the run.
         num_members: Ensemble size M; ``<task>_ensemble_std`` columns only when M > 1.
+        uncertainty: The run's calibrated columns
+            (:func:`molprop.uncertainty.record.uncertainty_columns`; none without a record).
 
     Returns:
-        Per task the prediction and its spreads, then ``num_conformers`` and ``error``.
+        Per task the prediction and its spreads, the calibrated columns, then
+        ``num_conformers`` and ``error``.
     """
     columns = [c for task in task_names for c in _task_columns(task, num_members)]
-    return columns + [NUM_CONFORMERS_COLUMN, ERROR_COLUMN]
+    return columns + list(uncertainty) + [NUM_CONFORMERS_COLUMN, ERROR_COLUMN]
 
 
-def evaluation_columns(task_names: Sequence[str], num_members: int = 1) -> list[str]:
+def evaluation_columns(
+    task_names: Sequence[str], num_members: int = 1, uncertainty: Sequence[str] = ()
+) -> list[str]:
     """Columns ``test_predictions.csv`` appends to ``row`` and the input columns.
 
     Returns:
         Per task ``<task>_true``, the columns of :func:`output_columns` for the task and
-        ``<task>_single_conformer``; then ``num_conformers``.
+        ``<task>_single_conformer``; then the calibrated columns ``uncertainty`` and
+        ``num_conformers``.
     """
     columns: list[str] = []
     for task in task_names:
         columns += [target_column(task), *_task_columns(task, num_members)]
         columns.append(task + SINGLE_CONFORMER_SUFFIX)
-    return columns + [NUM_CONFORMERS_COLUMN]
+    return columns + list(uncertainty) + [NUM_CONFORMERS_COLUMN]
 
 
 def join_inputs(inputs: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from molprop.data.config import (
 from molprop.exceptions import InputError
 from molprop.inference.predictor import Predictor
 from molprop.train.run import build_settings
+from molprop.uncertainty.config import UncertaintyConfig
 
 GROUPS = {
     "conformers": ConformerConfig,
@@ -33,6 +34,7 @@ GROUPS = {
     "graph": GraphConfig,
     "bagging": BaggingConfig,
     "features": FeaturesConfig,
+    "uncertainty": UncertaintyConfig,
 }
 
 #: ConformerConfig.cache_settings() of a default training run, as computed before the

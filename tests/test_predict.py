@@ -18,6 +18,7 @@ from molprop.cli.predict import main
 from molprop.columns import ERROR_COLUMN, NUM_CONFORMERS_COLUMN, output_columns
 from molprop.inference.predictor import Predictor
 from molprop.inference.stream import predict
+from molprop.uncertainty import uncertainty_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["alpha", "beta"]
@@ -144,7 +145,9 @@ def test_train_then_predict_round_trip(trained_run, tiny_csv, tmp_path):
     assert main([str(trained_run), "--input", str(path), "--output", str(out), "--quiet"]) == 0
     frame = pd.read_csv(out, keep_default_na=False)
     assert frame["smiles"].tolist() == rows["smiles"].tolist()
-    assert list(frame.columns) == ["smiles", "logp_input"] + output_columns(["logp"], 1)
+    # a run trained with calibration adds its calibrated columns (molprop.uncertainty)
+    calibrated = uncertainty_columns(["logp"], "regression")
+    assert list(frame.columns) == ["smiles", "logp_input"] + output_columns(["logp"], 1, calibrated)
     errors = frame[ERROR_COLUMN].tolist()
     assert errors[0].startswith("invalid SMILES") and errors[-1].startswith("invalid SMILES")
     assert all(e == "" for e in errors[1:-1])

@@ -43,6 +43,9 @@ def test_shape_and_sign_errors_name_the_argument():
         variance_parts(np.ones((2, 3, 1)), np.ones((2, 1, 1)))
     with pytest.raises(InputError, match="mve_var: received negative"):
         variance_parts(np.ones((2, 3, 1)), None, -np.ones((2, 3, 1)))
+    # predictions (unlike variances) may be negative
+    parts = variance_parts(np.array([[[-1.0]], [[-3.0]]]))
+    assert parts.mean.item() == -2.0 and parts.ensemble.item() == 1.0
     with pytest.raises(InputError, match="expected probabilities"):
         bernoulli_variance(np.array([1.5]))
     np.testing.assert_allclose(bernoulli_variance(np.array([0.5, 0.0, 0.9])), [0.25, 0.0, 0.09])

@@ -28,7 +28,9 @@ def build_parser():
         prog="molprop predict",
         description="Predict molecular properties with a trained molprop run.",
         epilog="Output: input columns, per task <task>, <task>_conformer_std "
-        "(+ <task>_ensemble_std for ensembles), num_conformers, error.",
+        "(+ <task>_ensemble_std for ensembles), the calibrated <task>_std, <task>_lower, "
+        "<task>_upper (regression; + <task>_mve_std with a variance head) or "
+        "<task>_calibrated, <task>_std (classification), num_conformers, error.",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="training run directory (has model/)")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -61,6 +63,13 @@ def build_parser():
         default=DEFAULT_CHUNK_SIZE,
         metavar="R",
         help=f"input rows per streamed chunk (default: {DEFAULT_CHUNK_SIZE})",
+    )
+    parser.add_argument(
+        "--coverage",
+        type=float,
+        metavar="C",
+        help="coverage of the <task>_lower/<task>_upper intervals, 0 < C < 1 "
+        "(default: the run's, usually 0.9)",
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--cache-dir", help="conformer cache folder (default: no cache)")
@@ -115,6 +124,7 @@ def _run(args) -> int:
         device=args.device,
         cache_dir=args.cache_dir,
         progress=not args.quiet,
+        coverage=args.coverage,
     )
     try:
         with logging_redirect_tqdm():

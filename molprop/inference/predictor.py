@@ -3,13 +3,17 @@
 The output columns are defined once, in :mod:`molprop.columns` (re-exported here): input
 columns first, unchanged; per task ``<task>`` (bagged prediction; a probability for
 classification), ``<task>_conformer_std`` and, for an ensemble (M > 1),
-``<task>_ensemble_std``; then ``num_conformers`` and ``error``. Conformers are aggregated
-by :mod:`molprop.bagging` exactly as in validation and test.
+``<task>_ensemble_std``; for a run with an uncertainty record (``model.json``
+``uncertainty``) the calibrated columns of :mod:`molprop.uncertainty.columns` (``<task>_std``,
+``<task>_lower``, ``<task>_upper`` at the chosen coverage, ...); then ``num_conformers`` and
+``error``. Conformers are aggregated by :mod:`molprop.bagging` exactly as in validation and
+test, and the calibrated columns are computed as for ``test_predictions.csv``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,16 @@ from molprop.columns import (
 from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
 from molprop.data.descriptor_set import DescriptorSet
 from molprop.exceptions import InputError
+from molprop.uncertainty import (
+    CalibrationSet,
+    load_record,
+    missing_columns_note,
+    parts_from_aggregated,
+    uncertainty_columns,
+)
+from molprop.uncertainty.columns import calibrated_columns
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -65,6 +79,8 @@ class Predictor:
         graph: The run's graph settings, rebuilt from ``spec.graph``.
         bagging: The run's bagging settings, rebuilt from ``spec.bagging``.
         descriptors: The run's molecule descriptors (``spec.descriptors``) or ``None``.
+        record: The run's uncertainty calibration (``None`` for a run trained without one;
+            the first predicted frame then warns once which columns it cannot give).
     """
 
     models: list[Any]
@@ -74,6 +90,7 @@ class Predictor:
     graph: GraphConfig = dataclasses.field(init=False)
     bagging: BaggingConfig = dataclasses.field(init=False)
     descriptors: DescriptorSet | None = dataclasses.field(init=False)
+    record: CalibrationSet | None = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         try:
@@ -81,10 +98,13 @@ class Predictor:
             self.graph = GraphConfig.from_dict(self.spec.graph)
             self.bagging = BaggingConfig.from_dict(self.spec.bagging)
             self.descriptors = _descriptors(getattr(self.spec, "descriptors", None))
+            self.record = load_record(getattr(self.spec, "uncertainty", None))
         except InputError as err:
             raise artifacts.ArtifactError(
                 f"model/model.json holds settings this molprop cannot use: {err}"
             ) from err
+        # said once, with the first predicted rows (a command that fails stays one line)
+        self._missing_note = missing_columns_note(self.record, self.spec.task_names, self.spec.task)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
@@ -96,7 +116,43 @@ class Predictor:
     @property
     def columns(self) -> list[str]:
         """Output columns of this run (see :func:`output_columns`)."""
-        return output_columns(self.spec.task_names, len(self.models))
+        return output_columns(self.spec.task_names, len(self.models), self.calibrated_names)
+
+    @property
+    def calibrated_names(self) -> list[str]:
+        """The calibrated columns this run gives (none without a record)."""
+        if self.record is None:
+            return []
+        head = bool(getattr(self.spec, "variance_head", False))
+        return uncertainty_columns(self.spec.task_names, self.spec.task, head)
+
+    def check_coverage(self, coverage: float | None) -> float | None:
+        """Validate ``--coverage``; warn when this run cannot use it as asked.
+
+        Raises:
+            InputError: For a coverage that is not a number strictly between 0 and 1.
+        """
+        if coverage is None:
+            return None
+        ok = isinstance(coverage, (int, float)) and not isinstance(coverage, bool)
+        if not ok or not 0.0 < float(coverage) < 1.0:
+            raise InputError(
+                f"--coverage: received {coverage!r}; expected a number in (0, 1), e.g. 0.9"
+            )
+        if self.record is None or self.record.task != "regression":
+            log.warning("--coverage is ignored: this run gives no regression intervals")
+            return float(coverage)
+        for cal in self.record.tasks:
+            if coverage > cal.max_coverage:
+                log.warning(
+                    "--coverage %g is above %.3g, the most that task %r's %d calibration "
+                    "molecules can guarantee with a finite interval; its bounds are infinite",
+                    coverage,
+                    cal.max_coverage,
+                    cal.task,
+                    len(cal.scores),
+                )
+        return float(coverage)
 
     def num_conformers(self, override: int | None = None) -> tuple[ConformerConfig, int]:
         """Conformer settings for generation and the K conformers bagged per molecule.
@@ -114,7 +170,6 @@ class Predictor:
             return dataclasses.replace(conformers, pool_size=int(override)), int(override)
         return conformers, conformers_kept(self.bagging.num_conformers, conformers.pool_size)
 
-    @torch.no_grad()
     def predict_graphs(self, graphs: Sequence[Sequence[Any]], batch_size: int = 64) -> Aggregated:
         """Bag the conformer predictions of molecules given as lists of ``Data`` graphs.
 
@@ -126,27 +181,67 @@ class Predictor:
             :class:`molprop.bagging.Aggregated` over conformers then members, on the CPU;
             its ``mol_idx`` lists the molecules with at least one graph.
         """
+        return self.bag_members(graphs, batch_size)[0]
+
+    @torch.no_grad()
+    def bag_members(
+        self, graphs: Sequence[Sequence[Any]], batch_size: int = 64
+    ) -> tuple[Aggregated, list[Aggregated], list[Aggregated] | None]:
+        """Like :meth:`predict_graphs`, also returning each member's conformer-bagged outputs.
+
+        Returns:
+            ``(ensemble, members, variances)``: the bagged ensemble, one ``Aggregated`` per
+            member and, for a variance head, one per member whose ``prediction`` is the
+            conformer-mean predicted variance in target units (else ``None``).
+        """
         from torch_geometric.data import Batch
 
         flat = [data for confs in graphs for data in confs]
         mol_idx = torch.tensor(
             [i for i, confs in enumerate(graphs) for _ in confs], dtype=torch.long
         )
-        outputs: list[list[torch.Tensor]] = [
-            [torch.zeros(0, len(self.spec.task_names))] for _ in self.models
-        ]
+        empty = torch.zeros(0, len(self.spec.task_names))
+        outputs = [[empty] for _ in self.models]
+        variances = [[empty] for _ in self.models]
         for start in range(0, len(flat), batch_size):
             batch = Batch.from_data_list(flat[start : start + batch_size]).to(self.device)
             for m, model in enumerate(self.models):
-                outputs[m].append(model.predict(batch).float().cpu())
+                if getattr(model, "variance_head", False):
+                    pred, var = model.predict_with_variance(batch)
+                    variances[m].append(var.float().cpu())
+                else:
+                    pred = model.predict(batch)
+                outputs[m].append(pred.float().cpu())
         method = self.bagging.aggregate
         members = [aggregate_conformers(torch.cat(out), mol_idx, method) for out in outputs]
-        return aggregate_ensemble(members, self.spec.ensemble_aggregate)
+        bagged_var = None
+        if all(getattr(model, "variance_head", False) for model in self.models):
+            bagged_var = [aggregate_conformers(torch.cat(v), mol_idx, "mean") for v in variances]
+        return aggregate_ensemble(members, self.spec.ensemble_aggregate), members, bagged_var
 
-    def result_frame(self, inputs: pd.DataFrame, graphs, errors, batch_size: int) -> pd.DataFrame:
-        """Input columns plus :attr:`columns`, one row per input row, in input order."""
+    def _calibrated(self, bagged, members, variances, coverage) -> dict[str, np.ndarray]:
+        """Compute the calibrated columns of the molecules of ``bagged`` (rows: its ``mol_idx``)."""
+        if self.record is None or not len(bagged.mol_idx):
+            return {name: np.zeros(0) for name in self.calibrated_names}
+        parts = None
+        if self.record.task == "regression":
+            parts = parts_from_aggregated(members, variances)
+        return calibrated_columns(self.record, bagged.prediction.double().numpy(), parts, coverage)
+
+    def result_frame(
+        self,
+        inputs: pd.DataFrame,
+        graphs,
+        errors,
+        batch_size: int,
+        coverage: float | None = None,
+    ) -> pd.DataFrame:
+        """Input columns plus :attr:`columns`, one row per input row, in input order.
+
+        ``coverage``: of the ``<task>_lower``/``<task>_upper`` intervals (the run's if None).
+        """
         n = len(inputs)
-        bagged = self.predict_graphs(graphs, batch_size)
+        bagged, members, variances = self.bag_members(graphs, batch_size)
         rows = bagged.mol_idx.numpy()
         values: dict[str, Any] = {}
         for suffix, field in (
@@ -158,6 +253,10 @@ class Predictor:
                 column = np.full(n, np.nan)
                 column[rows] = field[:, t].double().numpy()
                 values[task + suffix] = column
+        for name, field in self._calibrated(bagged, members, variances, coverage).items():
+            column = np.full(n, np.nan)
+            column[rows] = field
+            values[name] = column
         counts = np.zeros(n, dtype=np.int64)
         counts[rows] = bagged.num_conformers.numpy()
         values[NUM_CONFORMERS_COLUMN] = counts
@@ -167,6 +266,9 @@ class Predictor:
         ]
         blank_non_finite(values, self.spec.task_names, counts)
         out = pd.DataFrame(values, index=range(n))[self.columns]
+        if self._missing_note:
+            log.warning(self._missing_note)
+            self._missing_note = None
         return join_inputs(inputs.reset_index(drop=True), out)
 
 

@@ -3,7 +3,8 @@
 Large inputs are streamed chunk by chunk, so memory stays flat however many rows the input
 has. Each output row holds the input columns, unchanged and in input order, then the output
 columns of :mod:`molprop.inference.predictor` (bagged predictions, conformer and ensemble spreads,
-``num_conformers``, ``error``).
+the calibrated ``<task>_std``/``<task>_lower``/``<task>_upper`` where the run has a
+calibration, ``num_conformers``, ``error``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _smiles_frames(
     batch_size: int,
     workers: int | None,
     cache_dir: str | None,
+    coverage: float | None,
     bar: tqdm,
 ) -> Iterator[pd.DataFrame]:
     """Generate conformers, featurise and predict one chunk of SMILES rows at a time."""
@@ -51,7 +53,7 @@ def _smiles_frames(
     for frame in chunks:
         values = frame[column].tolist()
         if not values:
-            yield predictor.result_frame(frame, [], [], batch_size)
+            yield predictor.result_frame(frame, [], [], batch_size, coverage)
             continue
         user = None
         if descriptors is not None:
@@ -69,12 +71,12 @@ def _smiles_frames(
             descriptors=descriptors,
             user_descriptors=user,
         )
-        yield predictor.result_frame(frame, graphs, errors, batch_size)
+        yield predictor.result_frame(frame, graphs, errors, batch_size, coverage)
         bar.update(len(frame))
 
 
 def _sdf_frames(
-    predictor: Predictor, path: Path, *, batch_size: int, bar: tqdm
+    predictor: Predictor, path: Path, *, batch_size: int, coverage: float | None, bar: tqdm
 ) -> Iterator[pd.DataFrame]:
     """Predict an SDF with its coordinates as given (records sharing _Name: one molecule)."""
     from molprop.data.pipeline import sdf_to_graphs
@@ -83,7 +85,7 @@ def _sdf_frames(
         str(path), predictor.spec.graph, descriptors=predictor.descriptors
     )
     bar.total = len(records)
-    yield predictor.result_frame(records, graphs, errors, batch_size)
+    yield predictor.result_frame(records, graphs, errors, batch_size, coverage)
     bar.update(len(records))
 
 
@@ -100,6 +102,7 @@ def iter_predictions(
     device: str = "cpu",
     cache_dir: str | None = None,
     progress: bool = False,
+    coverage: float | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream predictions as one DataFrame per input chunk (see the module docstring).
 
@@ -118,6 +121,8 @@ def iter_predictions(
         device: Torch device of the models.
         cache_dir: Conformer cache folder (``None``: no cache).
         progress: Show a tqdm progress bar on stderr.
+        coverage: Coverage of the ``<task>_lower``/``<task>_upper`` intervals, in (0, 1);
+            ``None``: the run's (``uncertainty.coverage`` of training).
 
     Returns:
         An iterator of DataFrames: input columns plus :func:`output_columns`, one row per
@@ -140,11 +145,13 @@ def iter_predictions(
     predictor = (
         run_dir if isinstance(run_dir, Predictor) else Predictor.from_run_dir(run_dir, device)
     )
+    coverage = predictor.check_coverage(coverage)
     if path is not None and path.suffix.lower() in SDF_SUFFIXES:
         if num_conformers is not None:
             log.warning("--num-conformers is ignored for SDF input (coordinates as given)")
         bar = tqdm(unit="mol", desc="predict", file=sys.stderr, disable=not progress)
-        return _closing(_sdf_frames(predictor, path, batch_size=batch_size, bar=bar), bar)
+        frames = _sdf_frames(predictor, path, batch_size=batch_size, coverage=coverage, bar=bar)
+        return _closing(frames, bar)
     column = "smiles"
     header = None if path is None else csv_header(path)
     source = "--smiles" if path is None else f"--input '{path}'"
@@ -171,6 +178,7 @@ def iter_predictions(
         batch_size=batch_size,
         workers=workers,
         cache_dir=cache_dir,
+        coverage=coverage,
         bar=bar,
     )
     return _closing(frames, bar)

@@ -13,10 +13,17 @@ from tqdm.auto import tqdm
 
 from molprop import artifacts
 from molprop.atomic import write_text_atomic
+from molprop.columns import INPUT_RENAME_SUFFIX, NUM_CONFORMERS_COLUMN
 from molprop.config import as_dict
 from molprop.metrics import monitor_for, to_json_safe
 from molprop.train import plots
-from molprop.train.evaluate import collect_predictions, evaluate, predictions_frame
+from molprop.train.evaluate import evaluate, predictions_frame
+from molprop.train.uncertainty import (
+    UncertaintyResult,
+    calibrate_and_score,
+    collect_member,
+    member_parts,
+)
 
 
 def _device(members: Sequence[Any]) -> torch.device:
@@ -38,11 +45,17 @@ def _progress(loader: Any, stage: str, member: int, enabled: bool) -> Any:
     )
 
 
-def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]) -> None:
+def save_model_dir(
+    cfg: DictConfig,
+    run: artifacts.RunDir,
+    members: Sequence[Any],
+    uncertainty: dict[str, Any] | None = None,
+) -> None:
     """Write ``model/``: one safetensors file per member plus ``model.json``.
 
     The settings stored are the typed configs the datamodule used (``dm.conformer_cfg``,
-    ``dm.graph_cfg``, ``dm.bagging_cfg``), so predict rebuilds exactly those.
+    ``dm.graph_cfg``, ``dm.bagging_cfg``), so predict rebuilds exactly those;
+    ``uncertainty`` is the calibration record (``CalibrationSet.to_dict()``) or ``None``.
     """
     dm = members[0].datamodule
     first = members[0].model
@@ -64,6 +77,8 @@ def save_model_dir(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any
         num_members=len(members),
         ensemble_aggregate=str(cfg.ensemble.aggregate),
         descriptors=dm.descriptors.to_dict() if getattr(dm, "descriptors", None) else None,
+        variance_head=bool(first.variance_head),
+        uncertainty=uncertainty,
     )
     artifacts.save_spec(run.root, spec)
 
@@ -84,15 +99,20 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     device = _device(members)
     aggregate = str(cfg.bagging.aggregate)
     progress = bool(cfg.trainer.get("enable_progress_bar", True))
-    results = {}
+    results, parts = {}, {}
     for stage, loader_fn in (("val", dm.val_dataloader), ("test", dm.test_dataloader)):
-        preds = [
-            collect_predictions(
+        collected = [
+            collect_member(
                 m.model, _progress(loader_fn(), f"evaluate {stage}", i, progress), device
             )
             for i, m in enumerate(members)
         ]
+        preds = [c[0] for c in collected]
         results[stage] = evaluate(preds, task, names, aggregate)
+        regression = task == "regression"
+        parts[stage] = (
+            member_parts(preds, [c[1] for c in collected], aggregate) if regression else None
+        )
     for m in members:
         m.model.cpu()
     monitor, mode = monitor_for(cfg.monitor, task)
@@ -109,15 +129,34 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         "test": results["test"].metrics,
         "spread_error_spearman": {"test": results["test"].spearman},
     }
+    uncertainty = calibrate_and_score(
+        cfg, task, names, results["val"], results["test"], parts, run.calibration_plot
+    )
+    metrics["uncertainty"] = uncertainty.metrics
     write_text_atomic(run.metrics, json.dumps(to_json_safe(metrics), indent=2))
     frame = predictions_frame(results["test"], names, _input_columns(dm))
+    frame = _with_uncertainty(frame, uncertainty)
     write_text_atomic(run.test_predictions, frame.to_csv(index=False))
     if len(frame):
         plot = plots.parity_plot if task == "regression" else plots.roc_plot
         plot(frame, names, run.parity_plot if task == "regression" else run.roc_plot)
-    save_model_dir(cfg, run, members)
+    record = uncertainty.record
+    save_model_dir(cfg, run, members, None if record is None else record.to_dict())
     _print_summary(run, metrics)
     return float(value) if value is not None else float("nan")
+
+
+def _with_uncertainty(frame, uncertainty: UncertaintyResult):
+    """Insert the calibrated test columns before ``num_conformers`` (rows already aligned).
+
+    An input column of the same name is renamed ``<name>_input``, as for the other outputs.
+    """
+    clash = {c: c + INPUT_RENAME_SUFFIX for c in uncertainty.columns if c in frame.columns}
+    frame = frame.rename(columns=clash)
+    at = list(frame.columns).index(NUM_CONFORMERS_COLUMN)
+    for offset, (name, values) in enumerate(uncertainty.columns.items()):
+        frame.insert(at + offset, name, values)
+    return frame
 
 
 def _input_columns(dm: Any):

@@ -30,6 +30,7 @@ from molprop.model import PropertyModel
 from molprop.train.outputs import write_outputs
 from molprop.train.preflight import check_splits
 from molprop.train.resume import ResumePlan, restore_run_config, resume_plan
+from molprop.train.uncertainty import check_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,15 @@ def build_datamodule(
 
 
 def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule:
-    """Build the LightningModule from plain config values and the data's dimensions."""
+    """Build the LightningModule from plain config values and the data's dimensions.
+
+    Raises:
+        InputError: For an invalid ``uncertainty`` group, or variance parts it asks for that
+            this run will not estimate (checked here, before any training).
+    """
+    # a config.yaml of a run from before the option has no model.variance_head
+    variance_head = bool(cfg.model.get("variance_head", False))
+    check_uncertainty(cfg, dm.task, variance_head)
     backbone = _plain(cfg.model.backbone)
     backbone.update(in_dim=int(dm.atom_dim), edge_dim=int(dm.edge_dim))
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
@@ -125,6 +134,7 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         scheduler=scheduler,
         compile=bool(cfg.model.compile),
         descriptor_dim=int(getattr(dm, "descriptor_dim", 0)),
+        variance_head=variance_head,
     )
 
 

@@ -20,6 +20,8 @@ Modules
   Spearman(sigma, |error|), interval coverage and width, selective-prediction curve, Brier,
   ECE, seeded (paired) bootstrap intervals; ``regression_report`` gives the metrics.json dict.
 * :mod:`.plots`: ``calibration.png`` (error-based calibration plot and coverage curve).
+* :mod:`.columns`: the calibrated output columns, computed once for train and predict.
+* :mod:`.config`: the typed ``uncertainty`` config group.
 
 Output columns of ``predict`` (per task ``<task>``)
 ----------------------------------------------------
@@ -31,42 +33,29 @@ head only: the square root of the ``mve`` part), then ``<task>_std``: the calibr
 (default: the run's, 0.9). Classification: ``<task>`` (bagged probability, unchanged),
 ``<task>_calibrated`` (Platt/isotonic probability) and ``<task>_std`` =
 ``sqrt(p (1 - p))`` of the calibrated probability. :func:`.record.uncertainty_columns` names
-them; ``output_columns`` in :mod:`molprop.inference.predictor` appends it.
+them; :func:`molprop.columns.output_columns` places them before ``num_conformers``.
 
-Integration plan (after the current edits of those files merge)
-----------------------------------------------------------------
-Config: ``model.variance_head`` (false) is passed to ``MolpropModule``; a new
-``uncertainty`` group holds ``components: auto``, ``coverage: 0.9``, ``method: platt``
-(classification) and ``floor_fraction: 0.05``.
+How train and predict use it
+----------------------------
+Config: ``model.variance_head`` (false) and the ``uncertainty`` group
+(:class:`.config.UncertaintyConfig`: ``components``, ``coverage``, ``method``,
+``floor_fraction``), checked before training (:func:`molprop.train.uncertainty.check_uncertainty`).
 
-``artifacts.ModelSpec`` gains ``variance_head: bool = False`` (passed on by
-``build_model``) and ``uncertainty: dict | None = None`` (``CalibrationSet.to_dict()``).
-Both have defaults, so an old ``model.json`` still loads and ``FORMAT_VERSION`` stays 1.
+Train (:mod:`molprop.train.uncertainty`, called by ``train/outputs.write_outputs``): each
+member's conformer-bagged predictions (and bagged predicted variances) give
+``parts_from_aggregated``; the std ``sqrt(parts.total(components))`` and the ensemble
+prediction are calibrated on val (``calibrate_regression`` / ``calibrate_classification``)
+and ``record.to_dict()`` is stored as ``ModelSpec.uncertainty`` (``ModelSpec.variance_head``
+beside it; both default, so an older ``model.json`` loads). On test,
+:func:`.columns.calibrated_columns` fills the columns of ``test_predictions.csv``,
+``regression_report`` / ``classification_report`` (raw and calibrated, 1000 bootstrap
+replicates) the ``uncertainty`` section of ``metrics.json``, and :func:`.plots.calibration_plot`
+writes ``calibration.png``.
 
-``train/outputs.write_outputs``, for val and then test:
-
-1. Per member keep the conformer-bagged ``Aggregated`` (``aggregate_conformers``); with a
-   variance head also collect ``PropertyModel.predict_with_variance`` and bag the variances
-   with ``aggregate_conformers(var, mol_idx, "mean")``.
-2. ``parts = parts_from_aggregated(members, variances)``;
-   ``components = resolve_components(cfg.uncertainty.components, parts.available())``;
-   ``std = np.sqrt(parts.total(components))``; ``mean`` = the ensemble's ``prediction``.
-3. On val: ``record = calibrate_regression(mean, std, target, names, components,
-   coverage)`` (classification: ``calibrate_classification(prob, target, names, method)``);
-   store ``record.to_dict()`` in ``ModelSpec.uncertainty``.
-4. On test: ``std_cal, lower, upper = record.apply(mean, std)``;
-   ``metrics["uncertainty"] = {"test": regression_report(target, mean, std_cal, names,
-   lower, upper, n_boot=1000)}`` (classification: ``classification_report`` of raw and
-   calibrated probabilities); ``calibration_plot(target, mean, std_cal, names,
-   run.root / "calibration.png", lower, upper, coverage)``; the same three columns go into
-   ``test_predictions.csv``.
-
-``inference/predictor``: ``record = load_record(spec.uncertainty)``; when it is ``None``,
-print ``missing_columns_note(record, names, task)`` once and leave those columns out.
-Otherwise ``predict_graphs`` keeps the member ``Aggregated`` it already builds, computes
-``std`` as in step 2 with ``record.components`` and fills ``record.apply(prediction, std,
-coverage)``; the CLI gets ``--coverage`` (default ``None``: the run's) and says when it is
-above a task's ``Calibration.max_coverage`` (``n / (n + 1)``, then the bounds are infinite).
+Predict (:class:`molprop.inference.predictor.Predictor`): ``load_record(spec.uncertainty)``;
+``None`` logs ``missing_columns_note`` once and leaves those columns out. Otherwise the same
+:func:`.columns.calibrated_columns` at ``--coverage`` (default the run's); a coverage above a
+task's ``Calibration.max_coverage`` (``n / (n + 1)``) is warned about (its bounds are infinite).
 
 Scoring another tool (e.g. chemprop, ``M`` models): ``variance_parts(means [M, n, T])`` on
 its val and test predictions, then steps 3 and 4 unchanged; ``evaluation.bootstrap_ci`` on

@@ -34,8 +34,13 @@ COMPONENTS = ("ensemble", "mve", "conformer")
 AUTO_COMPONENTS = ("ensemble", "mve")
 
 
-def _as_members(name: str, values: np.ndarray | None, shape: tuple | None = None):
-    """``values`` as a float ``[M, n, T]`` array (``None`` passes through)."""
+def _as_members(
+    name: str, values: np.ndarray | None, shape: tuple | None = None, variance: bool = True
+):
+    """``values`` as a float ``[M, n, T]`` array (``None`` passes through).
+
+    ``variance``: also refuse negative values (predictions may be negative, variances not).
+    """
     if values is None:
         return None
     array = np.asarray(values, dtype=np.float64)
@@ -45,7 +50,7 @@ def _as_members(name: str, values: np.ndarray | None, shape: tuple | None = None
         raise InputError(f"{name}: received shape {array.shape}; expected [M, n, T] or [n, T]")
     if shape is not None and array.shape != shape:
         raise InputError(f"{name}: received shape {array.shape}; expected {shape} like means")
-    if np.any(array < 0):
+    if variance and np.any(array < 0):
         raise InputError(f"{name}: received negative variances; expected values >= 0")
     return array
 
@@ -141,7 +146,7 @@ def variance_parts(
     Raises:
         InputError: For arrays of the wrong shape or negative variances.
     """
-    mu = _as_members("means", means)
+    mu = _as_members("means", means, variance=False)
     conf = _as_members("conformer_var", conformer_var, mu.shape)
     mve = _as_members("mve_var", mve_var, mu.shape)
     ensemble = mu.var(axis=0) if mu.shape[0] > 1 else None
