@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from model_mixin import EDGE_DIM, IN_DIM, assert_close, graph_set, random_rotation, transformed
 from torch_geometric.data import Batch
 
-from model_mixin import EDGE_DIM, IN_DIM, assert_close, graph_set, random_rotation, transformed
 from molprop.exceptions import InputError
 from molprop.lit.denoise import DenoiseConfig, noised_forward, predict_noise
 from molprop.lit.module import MolpropModule

@@ -1,10 +1,10 @@
 """The ``molprop`` console script: ``molprop train | predict | conformers | pretrain``.
 
 ``molprop train`` is ``python train.py`` (Hydra); ``molprop predict`` is ``python predict.py``
-(argparse); ``molprop conformers`` fills the conformer cache; ``molprop pretrain`` is ``molprop train
-experiment=pretrain`` after building the pretraining table. Each subcommand's errors go
-through :mod:`molprop.cli.errors` (one line on stderr, exit status 2; ``--verbose`` or
-``MOLPROP_DEBUG=1`` for the traceback).
+(argparse); ``molprop conformers`` fills the conformer cache; ``molprop pretrain`` is
+``molprop train experiment=pretrain`` after building the pretraining table. Each
+subcommand's errors go through :mod:`molprop.cli.errors` (one line on stderr, exit
+status 2; ``--verbose`` or ``MOLPROP_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class DenoiseConfig:
 
 
 def build_denoise_head(backbone_kwargs: dict[str, Any], cfg: DenoiseConfig) -> VectorHead:
-    """The per-atom noise predictor for a backbone built from ``backbone_kwargs``.
+    """Build the per-atom noise predictor for a backbone built from ``backbone_kwargs``.
 
     Raises:
         InputError: When the backbone has no degree-1 features (``max_degree < 1``).

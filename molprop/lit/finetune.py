@@ -18,7 +18,7 @@ HEAD_PREFIX = "head."
 
 
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """``(encoder, rest)`` parameters of a module holding a ``PropertyModel`` as ``.model``.
+    """Split the parameters of a module with a ``PropertyModel`` ``.model`` into encoder/rest.
 
     Args:
         model: The LightningModule (its ``model.backbone`` is the SE(3)-Transformer).
@@ -48,7 +48,7 @@ def freeze_encoder(model: nn.Module) -> int:
 def build_optimizer(
     model: nn.Module, factory: Callable | None, backbone_lr_scale: float = 1.0
 ) -> torch.optim.Optimizer:
-    """The optimizer over trainable parameters; the encoder's lr is ``lr * backbone_lr_scale``.
+    """Build the optimizer over trainable parameters (encoder lr: ``lr * backbone_lr_scale``).
 
     Args:
         model: The LightningModule.

@@ -61,7 +61,7 @@ class FinetuneConfig:
 
 
 def source_run(path: str | Path) -> Path:
-    """The run directory of ``path``: itself, or the parent when ``path`` is its ``model/``."""
+    """Return the run directory of ``path``: itself, or its parent when it is a ``model/``."""
     path = Path(path)
     if (path / "model.json").is_file() and not (path / "model").is_dir():
         return path.parent
