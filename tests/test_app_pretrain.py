@@ -135,3 +135,21 @@ def test_build_module_fine_tunes_from_pretrained(pretrained):
             assert torch.equal(param, state[f"backbone.{name}"]) and not param.requires_grad
         else:
             assert param.requires_grad
+
+
+def test_parity_plot_of_many_tasks_is_bounded(tmp_path):
+    """A 217-task pretraining run plots MAX_PANELS panels, not a 220-inch figure."""
+    from matplotlib.image import imread
+
+    from molprop.train import plots
+
+    names = [f"d{i}" for i in range(plots.MAX_PANELS + 4)]
+    columns = {}
+    for name in names:
+        columns.update(
+            {f"{name}_true": [0.0, 1.0], name: [0.1, 0.9], f"{name}_conformer_std": [0, 0]}
+        )
+    path = plots.parity_plot(pd.DataFrame(columns), names, tmp_path / "parity.png")
+    height = imread(path).shape[0]
+    many = plots.parity_plot(pd.DataFrame(columns), names[: plots.MAX_PANELS], tmp_path / "p16.png")
+    assert height == imread(many).shape[0]
