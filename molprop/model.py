@@ -122,12 +122,20 @@ class PropertyModel(nn.Module):
         """
         if self.descriptor_dim > 0:
             # the compiled backbone (model.compile) is used for the backbone-only path
-            embedding = self.backbone.embed(batch)  # [B, channels]
-            features = batch[MOL_FEATURES].to(embedding.dtype).reshape(embedding.shape[0], -1)
-            out = self.head(torch.cat([embedding, features], dim=-1))
+            out = self.readout(self.backbone.embed(batch), batch)
         else:
             out = (self._compiled or self.backbone)(batch)
         return out.reshape(out.shape[0], -1)
+
+    def readout(self, embedding: torch.Tensor, batch) -> torch.Tensor:
+        """Map pooled embeddings ``[B, channels]`` to raw outputs ``[B, out]``.
+
+        With descriptors the head reads ``[embedding, mol_x]``; otherwise the backbone's head.
+        """
+        if self.descriptor_dim == 0:
+            return self.backbone.head(embedding)
+        features = batch[MOL_FEATURES].to(embedding.dtype).reshape(embedding.shape[0], -1)
+        return self.head(torch.cat([embedding, features], dim=-1))
 
     def scale_targets(self, y: torch.Tensor) -> torch.Tensor:
         """Standardise raw targets ``[B, T]`` (identity for classification)."""

@@ -579,7 +579,14 @@ def test_molprop_help_lists_subcommands(capsys):
         assert f"  {command}" in out
 
 
-@pytest.mark.parametrize("argv", [["frobnicate"], ["pretrain"], []])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["frobnicate"],
+        ["pretrain", "pretrain.corpus=/nonexistent/c.csv", "pretrain.table=/nonexistent/t.csv"],
+        [],
+    ],
+)
 def test_molprop_bad_subcommand_exits_2(capsys, argv):
     assert cli_main.main(argv) == 2
     err = capsys.readouterr()

@@ -1,9 +1,10 @@
 """The ``molprop`` console script: ``molprop train | predict | conformers | pretrain``.
 
 ``molprop train`` is ``python train.py`` (Hydra); ``molprop predict`` is ``python predict.py``
-(argparse); ``molprop conformers`` fills the conformer cache. Each subcommand's errors go
-through :mod:`molprop.cli.errors` (one line on stderr, exit status 2; ``--verbose`` or
-``MOLPROP_DEBUG=1`` for the traceback).
+(argparse); ``molprop conformers`` fills the conformer cache; ``molprop pretrain`` is
+``molprop train experiment=pretrain`` after building the pretraining table. Each
+subcommand's errors go through :mod:`molprop.cli.errors` (one line on stderr, exit
+status 2; ``--verbose`` or ``MOLPROP_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ commands:
                molprop predict outputs/train/<timestamp> --smiles 'CCO'
   conformers   generate and cache conformer ensembles for a SMILES CSV
                molprop conformers molecules.csv --num-conformers 10 --out confs.sdf
-  pretrain     (reserved; not available yet)
+  pretrain     pretrain the backbone on a SMILES corpus (= train experiment=pretrain)
+               molprop pretrain pretrain.size=4000 trainer.max_epochs=10
 
 `molprop <command> --help` shows each command's options. User errors print one line and exit
 with status 2; add --verbose (or set MOLPROP_DEBUG=1) to see the traceback.
@@ -49,8 +51,9 @@ def _conformers(argv: list[str]) -> int:
 
 
 def _pretrain(argv: list[str]) -> int:
-    print("molprop pretrain: error: not available yet in this version of molprop", file=sys.stderr)
-    return 2
+    from molprop.cli.pretrain import main
+
+    return main(argv)
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

@@ -14,6 +14,8 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from molprop.bagging import aggregate_conformers, molecule_targets
 from molprop.exceptions import TrainingError
+from molprop.lit.denoise import DenoiseConfig, build_denoise_head, noised_forward
+from molprop.lit.finetune import build_optimizer, freeze_encoder
 from molprop.metrics import compute_metrics
 from molprop.model import PropertyModel
 
@@ -140,6 +142,10 @@ class MolpropModule(pl.LightningModule):
             Gaussian NLL (:func:`masked_gaussian_nll`) instead of ``loss``.
         compile: ``model.compile``: ``torch.compile`` the backbone (see ``molprop.model``).
         descriptor_dim: D molecule-level descriptors per graph (``mol_x``); 0 = none.
+        denoise: ``model.denoise`` (:class:`~molprop.lit.denoise.DenoiseConfig`): with
+            ``weight > 0`` training adds the coordinate-denoising loss; off by default.
+        freeze_backbone: Train only the output head (and the denoise head).
+        backbone_lr_scale: Factor on the learning rate of the backbone encoder.
     """
 
     def __init__(
@@ -159,6 +165,9 @@ class MolpropModule(pl.LightningModule):
         variance_head: bool = False,
         compile: bool = False,
         descriptor_dim: int = 0,
+        denoise: dict[str, Any] | None = None,
+        freeze_backbone: bool = False,
+        backbone_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_module"])
@@ -174,6 +183,11 @@ class MolpropModule(pl.LightningModule):
             compile=compile,
             descriptor_dim=descriptor_dim,
         )
+        self.denoise_cfg = DenoiseConfig.from_dict(denoise)
+        if self.denoise_cfg.enabled:
+            self.denoise_head = build_denoise_head(self.model.backbone_kwargs, self.denoise_cfg)
+        if freeze_backbone:
+            freeze_encoder(self)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self._epoch_outputs: dict[str, list[tuple[torch.Tensor, ...]]] = {"val": [], "test": []}
@@ -182,8 +196,8 @@ class MolpropModule(pl.LightningModule):
         """Per-conformer predictions in output space. Shape ``[B, T]``."""
         return self.model.to_output(self.model(batch))
 
-    def _loss(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        raw = self.model(batch)
+    def _loss(self, batch, raw: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = self.model(batch) if raw is None else raw
         # at least float32: under bf16-mixed autocast raw is bfloat16, which would round targets
         dtype = torch.promote_types(raw.dtype, torch.float32)
         mean, variance = self.model.split_output(raw.to(dtype))
@@ -199,7 +213,20 @@ class MolpropModule(pl.LightningModule):
             TrainingError: When the loss is NaN or infinite (training diverged; the run stops
                 instead of training, early-stopping and saving a broken model).
         """
-        loss, _ = self._loss(batch)
+        if self.denoise_cfg.enabled:
+            raw, denoise = noised_forward(
+                self.model.backbone,
+                self.denoise_head,
+                batch,
+                self.denoise_cfg.sigma,
+                readout=self.model.readout,
+            )
+            loss, _ = self._loss(batch, raw)
+            self.log("train/task_loss", loss, on_epoch=True, batch_size=batch.num_graphs)
+            self.log("train/denoise_loss", denoise, on_epoch=True, batch_size=batch.num_graphs)
+            loss = loss + self.denoise_cfg.weight * denoise
+        else:
+            loss, _ = self._loss(batch)
         check_finite_loss(loss, self.current_epoch, self.global_step)
         self.log(
             "train/loss",
@@ -211,20 +238,27 @@ class MolpropModule(pl.LightningModule):
         )
         return loss
 
-    def _eval_step(self, batch, stage: str) -> None:
+    def _eval_step(self, batch, stage: str, batch_idx: int = 0) -> None:
         loss, raw = self._loss(batch)
         self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
+        if self.denoise_cfg.enabled:
+            # fixed noise per batch index, so validation denoise losses compare across epochs
+            generator = torch.Generator().manual_seed(batch_idx)
+            _, denoise = noised_forward(
+                self.model.backbone, self.denoise_head, batch, self.denoise_cfg.sigma, generator
+            )
+            self.log(f"{stage}/denoise_loss", denoise, batch_size=batch.num_graphs, sync_dist=True)
         out = self.model.to_output(raw.float()).detach()
         y = batch.y.reshape(out.shape).float()
         self._epoch_outputs[stage].append((out, y, batch.mol_idx.long(), batch.conf_idx.long()))
 
     def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Store per-conformer predictions; metrics come at epoch end, per molecule."""
-        self._eval_step(batch, "val")
+        self._eval_step(batch, "val", batch_idx)
 
     def test_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Store per-conformer predictions; metrics come at epoch end, per molecule."""
-        self._eval_step(batch, "test")
+        self._eval_step(batch, "test", batch_idx)
 
     def on_validation_epoch_end(self) -> None:
         """Aggregate the epoch's conformer predictions per molecule and log metrics."""
@@ -279,11 +313,10 @@ class MolpropModule(pl.LightningModule):
             self.log(f"{stage}/{name}", value, prog_bar="/" not in name, sync_dist=True)
 
     def configure_optimizers(self):
-        """AdamW (or the configured partial) plus an optional scheduler."""
-        if self.optimizer_factory is None:
-            optimizer = torch.optim.AdamW(self.parameters(), lr=1e-3)
-        else:
-            optimizer = self.optimizer_factory(self.parameters())
+        """AdamW (or the configured partial; encoder lr scaled) plus an optional scheduler."""
+        optimizer = build_optimizer(
+            self, self.optimizer_factory, float(self.hparams.backbone_lr_scale)
+        )
         if self.scheduler_factory is None:
             return optimizer
         params = inspect.signature(self.scheduler_factory).parameters

@@ -17,6 +17,10 @@ from torchmetrics.functional.classification import binary_roc  # noqa: E402
 
 from molprop.columns import CONFORMER_STD_SUFFIX, prediction_column, target_column  # noqa: E402
 
+#: Panels per figure: a many-task run (e.g. 217 pretraining descriptors) plots its first tasks
+#: only; a 217-panel figure is 220 inches tall and takes minutes to render.
+MAX_PANELS = 16
+
 
 def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
     cols = min(n, 4)
@@ -39,6 +43,7 @@ def parity_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path
     Returns:
         The written path.
     """
+    task_names = list(task_names)[:MAX_PANELS]
     fig, axes = _grid(len(task_names))
     for ax, name in zip(axes, task_names, strict=False):
         true_col, pred_col, std_col = (
@@ -81,6 +86,7 @@ def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -
     Returns:
         The written path.
     """
+    task_names = list(task_names)[:MAX_PANELS]
     fig, axes = _grid(len(task_names))
     for ax, name in zip(axes, task_names, strict=False):
         true_col, pred_col = target_column(name), prediction_column(name)

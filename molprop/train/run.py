@@ -27,6 +27,7 @@ from molprop.lit.checkpoints import SafeCheckpointIO, load_checkpoint_file
 from molprop.lit.module import MolpropModule
 from molprop.metrics import monitor_for
 from molprop.model import PropertyModel
+from molprop.train.init_from import FinetuneConfig, load_backbone
 from molprop.train.outputs import write_outputs
 from molprop.train.preflight import check_splits
 from molprop.train.resume import ResumePlan, restore_run_config, resume_plan
@@ -120,7 +121,8 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
     backbone = _plain(cfg.model.backbone)
     backbone.update(in_dim=int(dm.atom_dim), edge_dim=int(dm.edge_dim))
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    return MolpropModule(
+    finetune = FinetuneConfig.from_model_cfg(cfg.model)
+    module = MolpropModule(
         backbone=backbone,
         task_names=list(dm.task_names),
         task=dm.task,
@@ -135,7 +137,13 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         compile=bool(cfg.model.compile),
         descriptor_dim=int(getattr(dm, "descriptor_dim", 0)),
         variance_head=variance_head,
+        denoise=_plain(cfg.model.get("denoise")),
+        freeze_backbone=finetune.freeze_backbone,
+        backbone_lr_scale=finetune.backbone_lr_scale,
     )
+    if finetune.init_from is not None:
+        load_backbone(module.model, finetune.init_from)
+    return module
 
 
 def build_trainer(
