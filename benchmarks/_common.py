@@ -1,7 +1,7 @@
-"""Paths, machine description, JSONL records and timed subprocesses of the benchmarks.
+"""Paths, machine description, JSONL records, clocks and subprocesses of the benchmarks.
 
-Standard library only and no package-relative imports, so that scripts of this folder which
-are still run by path (``python benchmarks/gpu_check.py``) can import it as ``_common`` too.
+Standard library only, so that a worker running in another environment (the backbone peer's
+venv) can import it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import resource
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ SHARED = (REPO / ".." / "shared").resolve()
 DATA_DIR = SHARED / "data"
 RESULTS = REPO / "benchmarks" / "results"
 WORK = REPO / "benchmarks" / "work"
+ESOL = DATA_DIR / "esol.csv"
 
 
 def command_line() -> str:
@@ -83,6 +85,68 @@ def cpu_seconds() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def clock(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """(wall seconds, :func:`cpu_seconds`, result) of one call ``fn(*args, **kwargs)``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - wall, cpu_seconds() - cpu, out
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (``ru_maxrss``), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def emit_result(result: dict) -> None:
+    """Print a worker's result as the ``RESULT {json}`` line :func:`run_worker` reads."""
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_worker(cmd: list[str], timeout: float | None = None, **kwargs) -> dict:
+    """Run a worker subprocess in the repository root and return its ``RESULT`` dict.
+
+    Returns:
+        The worker's result; ``{"status": "timeout", "timeout_s"}`` after ``timeout``
+        seconds; else ``{"returncode", "error"}`` with the last line of its stderr.
+    """
+    try:
+        proc = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, **kwargs
+        )
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout", "timeout_s": timeout}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    return {"returncode": proc.returncode, "error": tail}
+
+
+class Sampler:
+    """Inside ``with``: ``fn()`` every ``interval`` seconds in a thread, into ``samples``.
+
+    Sampling stops early when ``fn`` returns None.
+    """
+
+    def __init__(self, fn, interval: float):
+        self.fn, self.interval, self.samples = fn, interval, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and (value := self.fn()) is not None:
+            self.samples.append(value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def busy_cpu_s() -> float | None:

@@ -25,9 +25,9 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from benchmarks._common import clock, emit_result, peak_rss_mib, run_worker
 from benchmarks._geometry import cluster, knn_edges, radius_edges
 
 HERE = Path(__file__).resolve().parent
@@ -38,18 +38,36 @@ BATCH, ATOMS, NEIGHBORS, DIM, DEPTH, HEADS, IN_DIM = 32, 25, 16, 32, 4, 4, 32
 SCALING_SIZES = (25, 50, 100, 200, 400)
 
 
-# ----------------------------------------------------------------------------- workers
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def measure(model, forward, steps: int, warm_n: int, batch: int, edges: int) -> dict:
+    """Median train (fwd + bwd + Adam) and inference seconds of ``forward(n graphs)``.
 
+    Each is warmed up once on ``warm_n`` graphs; peak RSS covers imports, model and steps.
+    """
+    import torch
 
-def _timed(step, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    base = peak_rss_mib()
+
+    def train(n=batch):
+        opt.zero_grad()
+        forward(n).square().mean().backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer(n=batch):
+        model.eval()
+        forward(n)
+        model.train()
+
+    times = {}
+    for name, step in (("train", train), ("infer", infer)):
+        step(warm_n)
+        times[name] = statistics.median(clock(step)[0] for _ in range(steps))
+    return dict(
+        edges=edges, train_s=times["train"], infer_s=times["infer"],
+        train_gps=batch / times["train"], infer_gps=batch / times["infer"],
+        peak_mib=peak_rss_mib(), base_mib=base,
+    )  # fmt: skip
 
 
 def worker_molprop(args) -> dict:
@@ -70,29 +88,8 @@ def worker_molprop(args) -> dict:
         IN_DIM, 0, 1, num_layers=DEPTH, max_degree=args.degree, channels=DIM,
         num_heads=HEADS, radial_mode=args.radial_mode,
     )  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    base = _rss_mib()
-
-    def train():
-        opt.zero_grad()
-        model(batch).square().mean().backward()
-        opt.step()
-
-    @torch.no_grad()
-    def infer():
-        model.eval()
-        model(batch)
-        model.train()
-
-    train()
-    t_train = _timed(train, args.steps)
-    infer()
-    t_infer = _timed(infer, args.steps)
-    return dict(
-        edges=int(batch.edge_index.shape[1]), train_s=t_train, infer_s=t_infer,
-        train_gps=args.batch / t_train, infer_gps=args.batch / t_infer,
-        peak_mib=_rss_mib(), base_mib=base,
-    )  # fmt: skip
+    edges = int(batch.edge_index.shape[1])
+    return measure(model, lambda n: model(batch), args.steps, args.batch, args.batch, edges)
 
 
 def worker_peer(args) -> dict:
@@ -107,32 +104,16 @@ def worker_peer(args) -> dict:
         dim=DIM, heads=HEADS, dim_head=16, depth=DEPTH, num_degrees=args.degree + 1,
         num_neighbors=NEIGHBORS, reduce_dim_out=False,
     )  # fmt: skip
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    base = _rss_mib()
 
-    def train(n=args.batch):
-        opt.zero_grad()
-        model(feats[:n], pos[:n], mask[:n]).mean(1).square().mean().backward()
-        opt.step()
+    def forward(n):
+        return model(feats[:n], pos[:n], mask[:n]).mean(1)
 
-    @torch.no_grad()
-    def infer(n=args.batch):
-        model.eval()
-        model(feats[:n], pos[:n], mask[:n])
-        model.train()
-
-    train(2)  # warm-up on 2 graphs: builds and caches the peer's basis
-    t_train = _timed(train, args.steps)
-    infer(2)
-    t_infer = _timed(infer, args.steps)
-    return dict(
-        edges=args.batch * args.atoms * NEIGHBORS, train_s=t_train, infer_s=t_infer,
-        train_gps=args.batch / t_train, infer_gps=args.batch / t_infer,
-        peak_mib=_rss_mib(), base_mib=base,
-    )  # fmt: skip
+    # warm-up on 2 graphs: builds and caches the peer's basis
+    edges = args.batch * args.atoms * NEIGHBORS
+    return measure(model, forward, args.steps, 2, args.batch, edges)
 
 
-def run_worker(args) -> None:
+def run_worker_mode(args) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -142,11 +123,10 @@ def run_worker(args) -> None:
     except (MemoryError, RuntimeError) as err:
         if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
             raise
-        result = dict(status="oom", error=str(err).splitlines()[0][:120], peak_mib=_rss_mib())
-    print("RESULT " + json.dumps(result), flush=True)
+        result = dict(status="oom", error=str(err).splitlines()[0][:120], peak_mib=peak_rss_mib())
+    emit_result(result)
 
 
-# ----------------------------------------------------------------------------- driver
 def ensure_peer_venv() -> None:
     """Create ``benchmarks/.venv-peer`` with torch 2.13.0 (CPU wheel) and the peer package."""
     if PEER_PY.exists():
@@ -175,19 +155,11 @@ def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env["CACHE_PATH"] = str(WORK / "peer-basis-cache")
     env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    try:
-        proc = subprocess.run(
-            cmd, preexec_fn=limit, env=env, capture_output=True, text=True, timeout=timeout,
-            cwd=HERE.parent,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return dict(status="timeout", timeout_s=timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:160]
-    status = "oom" if proc.returncode < 0 or "memory" in tail.lower() else "error"
-    return dict(status=status, returncode=proc.returncode, error=tail)
+    result = run_worker(cmd, timeout, preexec_fn=limit, env=env)
+    if "returncode" in result:
+        oom = result["returncode"] < 0 or "memory" in result["error"].lower()
+        result["status"] = "oom" if oom else "error"
+    return result
 
 
 def fmt(name: str, r: dict) -> str:
@@ -219,7 +191,7 @@ def main(argv=None) -> None:
     p.add_argument("--radial-mode", default="channelwise", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        return run_worker(args)
+        return run_worker_mode(args)
 
     print(f"config: batch {BATCH} x {ATOMS} atoms, kNN {NEIGHBORS}, dim {DIM}, depth {DEPTH}, "
           f"{HEADS} heads, 1 thread; RLIMIT_AS molprop {args.cap_gib} GiB, "
@@ -264,13 +236,9 @@ def main(argv=None) -> None:
     peer_peak = peer.get("peak_mib")  # at an OOM: the peak reached before failing (a bound)
     ok = [pt for pt in scaling if pt["status"] == "ok"]
     slope = None
-    if len(ok) >= 2:  # log-log slope of time vs edges (1.0 = linear)
+    if len(ok) >= 2:  # least-squares log-log slope of time vs edges (1.0 = linear)
         xs = [math.log(pt["edges"]) for pt in ok]
-        ys = [math.log(pt["train_s"]) for pt in ok]
-        mx, my = statistics.fmean(xs), statistics.fmean(ys)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-            (x - mx) ** 2 for x in xs
-        )
+        slope = statistics.linear_regression(xs, [math.log(pt["train_s"]) for pt in ok]).slope
     summary = dict(
         train_speedup=ours["train_gps"] / peer["train_gps"] if both else None,
         infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,

@@ -23,17 +23,15 @@ import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-ESOL = REPO.parent / "shared" / "data" / "esol.csv"
+from benchmarks._common import ESOL, REPO, clock, emit_result, run_worker
+
 REFERENCE = REPO / "tests" / "reference_se3"
 MODELS = ("small", "default")
 
@@ -113,14 +111,6 @@ def make_step(model, batch, forward=None):
     return step
 
 
-def timed(step) -> tuple[float, float]:
-    """(wall, CPU) seconds of one call; CPU time (all threads of the process) is less
-    sensitive to other jobs on a shared machine."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    step()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
 def step_flops(model, batch) -> int:
     """FLOPs of one forward + backward (``torch.utils.flop_counter``)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -136,7 +126,7 @@ def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     """float32 GFLOP/s per core of a ``size x size`` matmul: FLOPs / median CPU seconds."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b
-    times = [timed(lambda: a @ b)[1] for _ in range(repeats)]
+    times = [clock(lambda: a @ b)[1] for _ in range(repeats)]
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
@@ -167,13 +157,11 @@ def memory_worker(name: str, impl: str) -> dict:
 
 
 def memory(name: str, impl: str) -> dict:
+    """:func:`memory_worker` in a fresh one-thread subprocess."""
     cmd = [sys.executable, "-m", "benchmarks.backbone_step", "--memory-worker", name, impl]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]}
+    result = run_worker(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    result.pop("returncode", None)
+    return result
 
 
 def compare(name: str, batch, threads: int, repeats: int, compiled: bool) -> dict:
@@ -187,13 +175,13 @@ def compare(name: str, batch, threads: int, repeats: int, compiled: bool) -> dic
 
         fast = compile_backbone(build_pair(name, batch)[0])
         steps["compiled"] = make_step(fast, batch)
-        out["compile_s"] = round(timed(steps["compiled"])[0], 2)  # first call compiles
+        out["compile_s"] = round(clock(steps["compiled"])[0], 2)  # first call compiles
     for step in steps.values():
         step()  # warm-up
     times = {k: [] for k in steps}
     for _ in range(repeats):
         for key, step in steps.items():
-            times[key].append(timed(step))
+            times[key].append(clock(step)[:2])
     graphs = batch.num_graphs
     for key, values in times.items():
         wall = statistics.median(v[0] for v in values)
@@ -218,7 +206,7 @@ def main(argv=None) -> None:
     p.add_argument("--memory-worker", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_worker:
-        print("RESULT " + json.dumps(memory_worker(*args.memory_worker)), flush=True)
+        emit_result(memory_worker(*args.memory_worker))
         return
     batch = esol_batch()
     record = {
@@ -237,10 +225,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(1)
         new, ref = build_pair(name, batch)
         entry = {"parameters": sum(p.numel() for p in new.parameters())}
-        entry["flops_current"], entry["flops_reference"] = (
-            step_flops(new, batch),
-            step_flops(ref, batch),
-        )
+        entry["flops_current"] = step_flops(new, batch)
+        entry["flops_reference"] = step_flops(ref, batch)
         for threads in args.threads:
             res = compare(name, batch, threads, args.repeats, args.compile and threads == 1)
             peak = record[f"matmul_peak_gflops_per_core_{threads}t"]

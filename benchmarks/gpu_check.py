@@ -3,15 +3,12 @@
 Not a test. A fixed "epoch" of real molecules (the first ``--molecules`` ESOL SMILES, one
 ETKDG conformer each, ``conf/graph/default.yaml`` graphs, batches of ``--batch-size``) is
 trained (forward + backward + AdamW) with ``conf/model/small.yaml`` and
-``conf/model/default.yaml`` in these setups, each timed over ``--epochs`` epochs after one
-warm-up epoch (which also compiles):
+``conf/model/default.yaml`` in each setup, timed over ``--epochs`` epochs after one warm-up
+epoch (which also compiles): ``cpu`` (eager float32, all cores); ``eager_fp32`` /
+``eager_bf16`` (eager on the device, float32 / autocast bfloat16); ``compiled``
+(``torch.compile``, inductor, dynamic shapes); ``cudagraphs`` (``mode="reduce-overhead"``).
 
-* ``cpu``: eager float32 on all CPU cores;
-* ``eager_fp32`` / ``eager_bf16``: eager on the device, float32 / ``torch.autocast`` bfloat16;
-* ``compiled``: ``torch.compile`` (inductor, dynamic shapes), float32;
-* ``cudagraphs``: ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), float32.
-
-GPU utilisation is sampled with ``nvidia-smi`` during each timed epoch. Then the backbone
+GPU utilisation is sampled with ``nvidia-smi`` during the timed epochs. Then the backbone
 symmetry and equivalence tests run with ``--device cuda``. A total time budget (default 7.5
 min) skips what is left and says so. ``--device cpu --quick`` is a dry run of every code path
 on the CPU (tiny epoch, no compile unless ``--compile-on-cpu``).
@@ -31,46 +28,26 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.backbone_step import REPO, esol_graphs, model_kwargs
+from benchmarks._common import REPO, Sampler
+from benchmarks.backbone_step import esol_graphs, model_kwargs
 
 SETUPS = ("cpu", "eager_fp32", "eager_bf16", "compiled", "cudagraphs")
 
 
-class UtilSampler:
-    """Sample ``nvidia-smi`` GPU utilisation (%) every 100 ms while active."""
-
-    def __init__(self, enabled: bool):
-        self.enabled, self.samples, self._stop = enabled, [], threading.Event()
-
-    def __enter__(self):
-        if self.enabled:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self):
-        cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
-        while not self._stop.is_set():
-            try:
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
-                self.samples.append(float(out.split()[0]))
-            except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
-                return
-            time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self.enabled:
-            self._thread.join(timeout=10)
-
-    def mean(self):
-        return round(statistics.fmean(self.samples), 1) if self.samples else None
+def gpu_util() -> float | None:
+    """GPU utilisation (%) from ``nvidia-smi``, None when it cannot say."""
+    cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+    try:
+        return float(
+            subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.split()[0]
+        )
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
 
 
 def batches(graphs, batch_size: int, device: str):
@@ -81,18 +58,14 @@ def batches(graphs, batch_size: int, device: str):
     return [b.to(device, non_blocking=True) for b in out]
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def run_setup(name: str, setup: str, data, device: str, epochs: int) -> dict:
     """Warm-up epoch (compiles) + ``epochs`` timed epochs of one model and setup."""
     from molprop.model import compile_backbone
     from molprop.nn import SE3Transformer
 
     dev = "cpu" if setup == "cpu" else device
-    if dev.startswith("cuda"):
+    cuda = dev.startswith("cuda")
+    if cuda:
         torch.cuda.reset_peak_memory_stats()
     loader = data["cpu"] if dev == "cpu" else data["device"]
     kwargs = dict(model_kwargs(name), in_dim=loader[0].x.shape[1])
@@ -100,39 +73,36 @@ def run_setup(name: str, setup: str, data, device: str, epochs: int) -> dict:
     torch.manual_seed(0)
     model = SE3Transformer(**kwargs).to(dev)
     forward = model
-    if setup == "compiled":
-        forward = compile_backbone(model)
-    elif setup == "cudagraphs":
-        forward = compile_backbone(model, mode="reduce-overhead")
+    if setup in ("compiled", "cudagraphs"):
+        mode = "reduce-overhead" if setup == "cudagraphs" else None
+        forward = compile_backbone(model, **({"mode": mode} if mode else {}))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    autocast = (
-        torch.autocast(dev.split(":")[0], dtype=torch.bfloat16)
-        if setup == "eager_bf16"
-        else contextlib.nullcontext()
-    )
+    bf16 = setup == "eager_bf16"
+    autocast = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16) if bf16 else None
 
     def epoch():
         for batch in loader:
             opt.zero_grad(set_to_none=True)
-            with autocast:
+            with autocast or contextlib.nullcontext():
                 loss = forward(batch).float().square().mean()
             loss.backward()
             opt.step()
-        sync(dev)
+        if cuda:
+            torch.cuda.synchronize()
 
     start = time.perf_counter()
     epoch()
     warm = time.perf_counter() - start
     times = []
-    with UtilSampler(dev.startswith("cuda")) as util:
+    with Sampler(gpu_util if cuda else lambda: None, 0.1) as util:
         for _ in range(epochs):
             start = time.perf_counter()
             epoch()
             times.append(time.perf_counter() - start)
     out = {"epoch_s": round(statistics.median(times), 4), "first_epoch_s": round(warm, 2)}
     out["graphs_per_s"] = round(sum(b.num_graphs for b in loader) / out["epoch_s"], 1)
-    out["gpu_util_pct"] = util.mean()
-    if dev.startswith("cuda"):
+    out["gpu_util_pct"] = round(statistics.fmean(util.samples), 1) if util.samples else None
+    if cuda:
         out["peak_mem_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out
 
@@ -141,12 +111,16 @@ def device_tests(device: str) -> dict:
     """The backbone symmetry + equivalence tests on ``device`` (pass/fail counts)."""
     tests = ["tests/test_nn_se3_transformer.py", "tests/test_nn_equivalence.py"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device]
-    cmd += [*tests, "-k", "not compile"]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*cmd, *tests, "-k", "not compile"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     tail = proc.stdout.strip().splitlines()[-1:] or [""]
-    wall = round(time.perf_counter() - start, 1)
-    return {"rc": proc.returncode, "summary": tail[0], "wall_s": wall}
+    return {
+        "rc": proc.returncode,
+        "summary": tail[0],
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -194,7 +168,6 @@ def main(argv=None) -> int:
                 res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
             record["results"][f"{name}/{setup}"] = res
             print(name, setup, json.dumps(res), flush=True)
-    for name in args.models:
         cpu = record["results"].get(f"{name}/cpu", {}).get("epoch_s")
         for setup in SETUPS[1:]:
             res = record["results"].get(f"{name}/{setup}", {})
