@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -36,12 +34,10 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
-from benchmarks._common import cpu_seconds, machine
+from benchmarks._common import ESOL, clock, command_line, machine
 from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
 from molprop.data.conformer_jobs import build_ensembles
-
-DEFAULT_ESOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "esol.csv"
 
 
 def plain_loop(smiles: list[str], cfg: ConformerConfig) -> int:
@@ -63,24 +59,17 @@ def plain_loop(smiles: list[str], cfg: ConformerConfig) -> int:
     return count
 
 
-def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
-    """(wall seconds, CPU seconds incl. finished workers, result)."""
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    out = fn(*args, **kwargs)
-    return time.perf_counter() - wall, cpu_seconds() - cpu, out
-
-
 def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
     """All measurements for one (K, optimize) setting."""
     cfg = ConformerConfig(pool_size=k, optimize=optimize, seed=0, timeout=None)
     n = len(smiles)
-    plain_wall, plain_cpu, _ = timed(plain_loop, smiles, cfg)
-    one_wall, one_cpu, ens = timed(
+    plain_wall, plain_cpu, _ = clock(plain_loop, smiles, cfg)
+    one_wall, one_cpu, ens = clock(
         build_ensembles, smiles, cfg, num_workers=1, cache_dir=work / f"c1_{k}_{optimize}"
     )
     cold_dir = work / f"c2_{k}_{optimize}"
-    two_wall, two_cpu, _ = timed(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
-    warm_wall, _, warm = timed(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
+    two_wall, two_cpu, _ = clock(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
+    warm_wall, _, warm = clock(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
     assert warm.embedded == 0, "warm rebuild embedded molecules"
     return {
         "K": k,
@@ -103,13 +92,13 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("esol", nargs="?", default=str(DEFAULT_ESOL), help="ESOL CSV")
+    parser.add_argument("esol", nargs="?", default=str(ESOL), help="ESOL CSV")
     parser.add_argument("--limit", type=int, default=200, help="first N molecules")
     parser.add_argument(
         "--configs", nargs="+", default=["1:none", "1:mmff", "10:none", "10:mmff"], help="K:opt"
     )
     args = parser.parse_args(argv)
-    print("command:", shlex.join([sys.executable, *sys.argv]))
+    print("command:", command_line())
     print("machine:", json.dumps({**machine(), "rdkit": rdkit.__version__}))
     load_before = os.getloadavg()
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*load_before))
@@ -124,20 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*load_after))
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(
-        json.dumps(
-            {
-                "input": Path(args.esol).name,
-                "limit": args.limit,
-                "load_before": load_before,
-                "load_after": load_after,
-                "results": [
-                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-                    for r in rows
-                ],
-            }
-        )
-    )
+    results = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
+    summary = dict(input=Path(args.esol).name, limit=args.limit, load_before=load_before)
+    print(json.dumps({**summary, "load_after": load_after, "results": results}))
     return 0
 
 

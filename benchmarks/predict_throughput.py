@@ -1,17 +1,13 @@
 """Predict throughput (molecules/s, conformer generation included) and peak memory.
 
-1. Throughput: ``molprop.inference.stream.predict`` on N SMILES (default the first 200 of
-   ../shared/data/esol.csv) with a run that has the app's default
-   conformer settings (K=3, ETKDGv3 + MMFF) and the ``model=small`` backbone. Model loading
-   is timed separately; the rate covers conformer generation, featurisation and inference.
-2. Peak memory: ``python predict.py RUN --input rows.csv --output out.csv --num-conformers 1``
-   on CSVs of R rows (the SMILES list repeated, each row with an id), under
-   ``/usr/bin/time -v`` (max RSS of the largest process) while a sampler records the RSS of
-   the main process and of the whole process tree (main + conformer workers). The model is
-   a test-only tiny one and conformers use the ``fast`` settings (no MMFF); unless
-   ``--no-cache``, a first (cold) pass over the unique SMILES fills a conformer cache so that
-   the repeated rows skip embedding and 100k rows stay affordable on 2 shared cores. Memory
-   is flat if peak RSS does not grow with R.
+1. Throughput: ``molprop.inference.stream.predict`` on the first N ESOL SMILES with a run
+   that has the default conformer settings (K=3, ETKDGv3 + MMFF) and the ``model=small``
+   backbone; model loading is timed apart from conformers, featurisation and inference.
+2. Peak memory: ``python predict.py RUN --input rows.csv --num-conformers 1`` on CSVs of R
+   rows (the SMILES repeated) under ``/usr/bin/time -v`` (max RSS of the largest process),
+   while a sampler records the RSS of the main process and of its tree (main + conformer
+   workers). A tiny model, fast conformers (no MMFF); unless ``--no-cache``, a first (cold)
+   pass over the unique SMILES fills a conformer cache so that 100k rows stay affordable.
 
 Weights are untrained (inference costs the same as for a trained model). Usage::
 
@@ -23,22 +19,20 @@ The last line printed is a JSON summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks._common import command_line, cpu_seconds, machine
+from benchmarks._common import ESOL, REPO, Sampler, clock, command_line, machine
 
-REPO = Path(__file__).resolve().parents[1]
-ESOL = REPO.parent / "shared" / "data" / "esol.csv"
 # the backbone of conf/model/small.yaml, and a smaller one than tiny.yaml for the memory runs
 SMALL = dict(num_layers=2, max_degree=1, channels=16, num_heads=4, radial_hidden=32)
 SMALL.update(num_radial=16, head_hidden=64)
@@ -89,40 +83,38 @@ def throughput(run_dir: Path, smiles: list[str], workers: int, batch_size: int) 
     from molprop.inference.predictor import Predictor
     from molprop.inference.stream import predict
 
-    start = time.perf_counter()
-    predictor = Predictor.from_run_dir(run_dir)
-    load_s = time.perf_counter() - start
-    start, cpu = time.perf_counter(), cpu_seconds()
-    frame = predict(predictor, smiles=smiles, workers=workers, batch_size=batch_size)
-    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-    ok = int((frame["error"] == "").sum())
-    return {
-        "molecules": len(smiles),
-        "predicted": ok,
-        "load_s": round(load_s, 2),
-        "wall_s": round(wall, 2),
-        "molecules_per_s": round(len(smiles) / wall, 2),
-        "cpu_s": round(cpu, 1),
-        "molecules_per_cpu_s": round(len(smiles) / cpu, 2),
-        "load_avg_1min_after": os.getloadavg()[0],
-        "mean_conformers": round(float(frame["num_conformers"].mean()), 2),
-    }
+    load_s, _, predictor = clock(Predictor.from_run_dir, run_dir)
+    wall, cpu, frame = clock(
+        predict, predictor, smiles=smiles, workers=workers, batch_size=batch_size
+    )
+    n = len(smiles)
+    return dict(
+        molecules=n,
+        predicted=int((frame["error"] == "").sum()),
+        load_s=round(load_s, 2),
+        wall_s=round(wall, 2),
+        molecules_per_s=round(n / wall, 2),
+        cpu_s=round(cpu, 1),
+        molecules_per_cpu_s=round(n / cpu, 2),
+        load_avg_1min_after=os.getloadavg()[0],
+        mean_conformers=round(float(frame["num_conformers"].mean()), 2),
+    )
 
 
-def _tree_rss(pid: int) -> tuple[int, int]:
-    """RSS in bytes of a process and of it plus its descendants (0, 0 if gone)."""
+def _tree_rss(proc: subprocess.Popen, under_timer: bool) -> tuple[int, int] | None:
+    """RSS in bytes of predict.py and of it plus its descendants; None once it has ended."""
     import psutil
 
+    if proc.poll() is not None:
+        return None
     try:
-        proc = psutil.Process(pid)
-        main = proc.memory_info().rss
-        total = main
-        for child in proc.children(recursive=True):
-            try:
+        main = psutil.Process(proc.pid)
+        main = (main.children() or [main])[0] if under_timer else main
+        total = rss = main.memory_info().rss
+        for child in main.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
                 total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return main, total
+        return rss, total
     except psutil.Error:
         return 0, 0
 
@@ -142,38 +134,24 @@ def peak_rss(
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     start = time.perf_counter()
     proc = subprocess.Popen(timer + cmd, stderr=subprocess.PIPE, text=True)
-    peaks = [0, 0]
-
-    def sample() -> None:
-        import psutil
-
-        while proc.poll() is None:
-            kids = psutil.Process(proc.pid).children() if timer else []
-            pid = kids[0].pid if kids else proc.pid
-            main, total = _tree_rss(pid)
-            peaks[0], peaks[1] = max(peaks[0], main), max(peaks[1], total)
-            time.sleep(0.5)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = proc.communicate()
-    wall = time.perf_counter() - start
-    sampler.join(timeout=2)
+    with Sampler(lambda: _tree_rss(proc, bool(timer)), 0.5) as sampler:
+        _, err = proc.communicate()
+        wall = time.perf_counter() - start
+    peaks = [max((v[i] for v in sampler.samples), default=0) for i in (0, 1)]
     if proc.returncode != 0:
         raise RuntimeError(f"predict.py failed ({proc.returncode}): {err[-2000:]}")
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
-    written = sum(1 for _ in out.open()) - 1
-    return {
-        "rows": rows,
-        "rows_written": written,
-        "conformer_cache": bool(cache_dir),
-        "load_avg_1min_after": os.getloadavg()[0],
-        "wall_s": round(wall, 1),
-        "rows_per_s": round(rows / wall, 1),
-        "time_v_max_rss_mib": round(int(found.group(1)) / 1024, 1) if found else None,
-        "sampled_main_rss_mib": round(peaks[0] / 2**20, 1),
-        "sampled_tree_rss_mib": round(peaks[1] / 2**20, 1),
-    }
+    return dict(
+        rows=rows,
+        rows_written=sum(1 for _ in out.open()) - 1,
+        conformer_cache=bool(cache_dir),
+        load_avg_1min_after=os.getloadavg()[0],
+        wall_s=round(wall, 1),
+        rows_per_s=round(rows / wall, 1),
+        time_v_max_rss_mib=round(int(found.group(1)) / 1024, 1) if found else None,
+        sampled_main_rss_mib=round(peaks[0] / 2**20, 1),
+        sampled_tree_rss_mib=round(peaks[1] / 2**20, 1),
+    )
 
 
 def main() -> None:
