@@ -158,7 +158,7 @@ def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
     result = run_worker(cmd, timeout, preexec_fn=limit, env=env)
     if "returncode" in result:
         oom = result["returncode"] < 0 or "memory" in result["error"].lower()
-        result["status"] = "oom" if oom else "error"
+        result = {"status": "oom" if oom else "error", **result}
     return result
 
 

@@ -217,7 +217,6 @@ def main(argv=None) -> None:
         "torch": torch.__version__, "models": {},
     }  # fmt: skip
     print(json.dumps(record["batch"]), flush=True)
-    torch.set_num_threads(1)
     for threads in args.threads:
         torch.set_num_threads(threads)
         record[f"matmul_peak_gflops_per_core_{threads}t"] = round(matmul_peak(), 1)

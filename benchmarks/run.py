@@ -124,12 +124,12 @@ def train(cmd: list[str], run: Path) -> dict:
         log(f"train {run.name}: {' '.join(cmd)}")
         segments[-1].update(timed(cmd, run.parent / f"{run.name}.train.log", len(segments) > 1))
         state_path.write_text(json.dumps(segments))
-    one = len(segments) == 1
+    only = segments[0] if len(segments) == 1 else {}
     return {
         "rc": segments[-1].get("rc", 0) if segments else 0,
         "train_wall_s": round(sum(s.get("wall_s", 0.0) for s in segments), 2),
-        "train_cpu_s": segments[0].get("cpu_s") if one else None,
-        "train_other_cpu_s": segments[0].get("other_cpu_s") if one else None,
+        "train_cpu_s": only.get("cpu_s"),
+        "train_other_cpu_s": only.get("other_cpu_s"),
         "train_segments": len(segments),
     }
 
@@ -251,7 +251,8 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
     return {"tool": spec["peer"], "code": "chemprop 2.3.1", "total_wall_s": res["wall_s"], **rec}
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def main(argv: list[str] | None = None) -> int:
+    """Run every cell without a record; 1 when one failed, else 0."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--matrix", type=Path, default=MATRIX)
     ap.add_argument("--datasets", nargs="+")
@@ -266,20 +267,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("extra", nargs="*", help="extra train.py overrides (after --)")
     args = ap.parse_args(argv)
     args.work, args.data_dir = args.work.resolve(), args.data_dir.resolve()
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run every cell without a record; 1 when one failed, else 0."""
-    args = parse_args(argv)
     matrix = yaml.safe_load(args.matrix.read_text())
-    for flag, given, known in (
-        ("--datasets", args.datasets, matrix["datasets"]),
-        ("--splits", args.splits, matrix["splits"]),
-        ("--setups", args.setups, matrix["setups"]),
-    ):
-        if unknown := sorted(set(given or []) - set(known)):
-            sys.exit(f"{flag}: {unknown} not in {args.matrix}; it has {sorted(known)}")
+    for flag in ("datasets", "splits", "setups"):
+        known = matrix[flag]
+        if unknown := sorted(set(getattr(args, flag) or []) - set(known)):
+            sys.exit(f"--{flag}: {unknown} not in {args.matrix}; it has {sorted(known)}")
     cells = expand(matrix, args.datasets, args.splits, args.setups, args.seeds)
     failures = 0
     for cell in cells:
