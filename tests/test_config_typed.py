@@ -170,6 +170,16 @@ def test_cache_settings_and_keys_are_those_of_earlier_runs():
             {"target_columns": "y"},
             "data.target_columns: received 'y'; expected a list of column names or null",
         ),
+        (
+            UncertaintyConfig,
+            {"bootstrap": -1},
+            "uncertainty.bootstrap: received -1; expected an integer >= 0",
+        ),
+        (
+            UncertaintyConfig,
+            {"bootstrap": 0.5},
+            "uncertainty.bootstrap: received 0.5; expected an integer >= 0",
+        ),
     ],
 )
 def test_unknown_keys_and_bad_values_name_the_setting(cls, values, message):

@@ -23,6 +23,7 @@ from molprop.bagging import aggregate_conformers
 from molprop.exceptions import InputError
 from molprop.model import PropertyModel
 from molprop.train.evaluate import ConformerPredictions, Evaluation, collect_predictions
+from molprop.train.plots import MAX_PANELS
 from molprop.uncertainty import (
     CalibrationSet,
     VarianceParts,
@@ -39,8 +40,6 @@ from molprop.uncertainty.plots import calibration_plot
 from molprop.uncertainty.record import CALIBRATED_SUFFIX, LOWER_SUFFIX, STD_SUFFIX, UPPER_SUFFIX
 
 log = logging.getLogger(__name__)
-#: Bootstrap replicates of each test score's 95 % interval in metrics.json.
-N_BOOT = 1000
 
 
 def uncertainty_config(cfg: DictConfig) -> UncertaintyConfig:
@@ -188,8 +187,8 @@ def calibrate_and_score(
     if task == "classification":
         calibrated = stack(CALIBRATED_SUFFIX)
         metrics["test"] = {
-            "raw": classification_report(target, pred, names, n_boot=N_BOOT),
-            "calibrated": classification_report(target, calibrated, names, n_boot=N_BOOT),
+            "raw": classification_report(target, pred, names, n_boot=config.bootstrap),
+            "calibrated": classification_report(target, calibrated, names, n_boot=config.bootstrap),
         }
         return UncertaintyResult(record, metrics, columns)
     std, lower, upper = stack(STD_SUFFIX), stack(LOWER_SUFFIX), stack(UPPER_SUFFIX)
@@ -205,7 +204,19 @@ def calibrate_and_score(
                 cal.max_coverage,
             )
     metrics["scale"] = {cal.task: cal.scale for cal in record.tasks}
-    metrics["test"] = regression_report(target, pred, std, names, lower, upper, n_boot=N_BOOT)
+    metrics["test"] = regression_report(
+        target, pred, std, names, lower, upper, n_boot=config.bootstrap
+    )
     if len(target):
-        calibration_plot(target, pred, std, names, plot_path, lower, upper, config.coverage)
+        calibration_plot(
+            target,
+            pred,
+            std,
+            names,
+            plot_path,
+            lower,
+            upper,
+            config.coverage,
+            max_tasks=MAX_PANELS,
+        )
     return UncertaintyResult(record, metrics, columns)

@@ -35,12 +35,15 @@ class UncertaintyConfig:
             overrides it).
         method: Classification probability calibration, ``platt`` or ``isotonic``.
         floor_fraction: Std floor as a fraction of the median positive validation std.
+        bootstrap: Replicates of the bootstrap 95% intervals of the test scores in
+            ``metrics.json`` (0: no intervals; the cost grows with the number of tasks).
     """
 
     components: Any = "auto"
     coverage: float = DEFAULT_COVERAGE
     method: str = "platt"
     floor_fraction: float = DEFAULT_FLOOR_FRACTION
+    bootstrap: int = 1000
 
     def __post_init__(self) -> None:
         comps = self.components
@@ -59,6 +62,14 @@ class UncertaintyConfig:
         self.method = check_choice("uncertainty", "method", self.method, PROBABILITY_METHODS)
         # a zero floor would let a zero spread give a zero-width interval
         self.floor_fraction = _open_unit("floor_fraction", self.floor_fraction, 0.05)
+        if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int):
+            raise InputError(
+                f"uncertainty.bootstrap: received {self.bootstrap!r}; expected an integer >= 0"
+            )
+        if self.bootstrap < 0:
+            raise InputError(
+                f"uncertainty.bootstrap: received {self.bootstrap}; expected an integer >= 0"
+            )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> UncertaintyConfig:

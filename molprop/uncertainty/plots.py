@@ -47,6 +47,7 @@ def calibration_plot(
     upper=None,
     coverage: float | None = None,
     bins: int = ev.DEFAULT_BINS,
+    max_tasks: int | None = None,
 ) -> Path:
     """Write the calibration figure of test predictions.
 
@@ -60,11 +61,14 @@ def calibration_plot(
         upper: Conformal upper bounds ``[n, T]`` or ``None``.
         coverage: Nominal coverage of ``lower``/``upper`` (plotted against the observed one).
         bins: Equal-count bins of the error-based calibration plot.
+        max_tasks: Draw only the first ``max_tasks`` tasks (a figure of hundreds of rows,
+            e.g. a pretraining run's descriptors, takes minutes to render); ``None``: all.
 
     Returns:
         The written path.
     """
     target, mean, std = (np.asarray(a, dtype=np.float64) for a in (target, mean, std))
+    task_names = list(task_names)[:max_tasks]
     rows = len(task_names)
     fig, axes = plt.subplots(rows, 2, figsize=(8, 3.6 * rows), squeeze=False)
     for t, name in enumerate(task_names):
