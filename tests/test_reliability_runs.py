@@ -422,6 +422,15 @@ def test_train_cache_dir_under_regular_file(tiny_csv, tmp_path, capsys):
     assert_one_line_error(status, err, "file")
 
 
+@pytest.mark.parametrize("key", ["hydra.run.dir", "hydra.sweep.dir"])
+def test_train_run_dir_under_regular_file(tmp_path, capsys, key):
+    (tmp_path / "file").write_text("x\n")
+    multirun = ["-m"] if key == "hydra.sweep.dir" else []
+    status, err = train_main(capsys, *multirun, f"{key}={tmp_path / 'file' / 'run'}")
+    assert_one_line_error(status, err, key, "is a file, not a folder")
+    assert (tmp_path / "file").read_text() == "x\n"
+
+
 # ---------------------------------------------------------------------- non-finite
 def test_diverging_training_stops_with_message(tiny_csv, cache_dir, tmp_path, capsys):
     overrides = csv_overrides(tiny_csv, tmp_path, cache_dir) + [

@@ -42,6 +42,34 @@ def _override_value(args: Sequence[str], key: str) -> str | None:
     return value
 
 
+def check_run_dirs(args: Sequence[str]) -> None:
+    """Refuse a ``hydra.run.dir``/``hydra.sweep.dir`` that lies under a regular file.
+
+    Hydra creates these folders before any molprop code runs, so the failure would otherwise
+    be Hydra's traceback and exit status 1.
+
+    Raises:
+        InputError: Naming the setting, its value and the file in the way.
+    """
+    from pathlib import Path
+
+    from molprop.exceptions import InputError
+
+    for key in ("hydra.run.dir", "hydra.sweep.dir"):
+        value = _override_value(args, key)
+        if not value or "${" in value:
+            continue
+        path = Path(value).expanduser()
+        for parent in (path, *path.parents):
+            if parent.exists():
+                if not parent.is_dir():
+                    raise InputError(
+                        f"{key}={value!r}: '{parent}' is a file, not a folder; expected a "
+                        "folder path for the run directory"
+                    )
+                break
+
+
 def resume_args(args: Sequence[str]) -> list[str]:
     """Add the overrides that make a resume continue inside the checkpoint's run directory.
 
@@ -94,6 +122,7 @@ def _task(cfg) -> float:
 def _run_hydra(args: list[str]) -> int:
     import hydra
 
+    check_run_dirs(args)
     args = resume_args(args)
     original = list(sys.argv)
     _state["argv"], _state["failed"] = original, 0
