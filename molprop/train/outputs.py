@@ -98,7 +98,7 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     task, names = dm.task, list(dm.task_names)
     device = _device(members)
     aggregate = str(cfg.bagging.aggregate)
-    progress = bool(cfg.trainer.get("enable_progress_bar", True))
+    progress = bool(cfg.trainer.enable_progress_bar)
     results, parts = {}, {}
     for stage, loader_fn in (("val", dm.val_dataloader), ("test", dm.test_dataloader)):
         collected = [

@@ -116,7 +116,7 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
             this run will not estimate (checked here, before any training).
     """
     # a config.yaml of a run from before the option has no model.variance_head
-    variance_head = bool(cfg.model.get("variance_head", False))
+    variance_head = bool(cfg.model.variance_head)
     check_uncertainty(cfg, dm.task, variance_head)
     backbone = _plain(cfg.model.backbone)
     backbone.update(in_dim=int(dm.atom_dim), edge_dim=int(dm.edge_dim))
