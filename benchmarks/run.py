@@ -41,6 +41,7 @@ from benchmarks._common import (
     read_jsonl,
     timed,
 )
+from benchmarks._uncertainty import arrays, molprop_scores, peer_columns, scores
 from molprop import artifacts
 from molprop.columns import CONFORMER_STD_SUFFIX as CONFORMER_STD
 from molprop.columns import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
@@ -134,10 +135,10 @@ def train(cmd: list[str], run: Path) -> dict:
     }
 
 
-def test_set(data_dir: Path, ds: str, split: str, target: str) -> pd.DataFrame:
-    """The split's test rows (``smiles`` and the target), in split order."""
+def test_set(data_dir: Path, ds: str, split: str, target: str, part="test") -> pd.DataFrame:
+    """The split's ``part`` rows (``smiles`` and the target), in split order."""
     frame = pd.read_csv(data_dir / f"{ds}.csv")
-    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split]["test"]
+    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split][part]
     return frame.iloc[idx][["smiles", target]].reset_index(drop=True)
 
 
@@ -214,8 +215,18 @@ def run_molprop(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | N
     if pr["rc"] != 0:
         log(f"FAILED predict {run.name} ({setup}); see its predict_{setup}.log")
         return None
-    task = artifacts.load_spec(run).task
-    rec.update({"task": task, **score(pd.read_csv(out), truth, target, task)})
+    task, preds = artifacts.load_spec(run).task, pd.read_csv(out)
+    rec.update({"task": task, **score(preds, truth, target, task)})
+    if spec.get("uncertainty"):  # the validation rows too, to refit variance-part variants
+        val = test_set(args.data_dir, ds, split, target, "val")
+        vin, vout = run / "bench_val_input.csv", run / f"bench_val_preds_{setup}.csv"
+        val[["smiles"]].to_csv(vin, index=False)
+        vcmd = [*pcmd[:4], str(vin), pcmd[5], str(vout), *pcmd[7:]]  # other --input, --output
+        if timed(vcmd, run.parent / f"{run.name}.predict_val_{setup}.log")["rc"] != 0:
+            log(f"FAILED validation predict {run.name} ({setup})")
+            return None
+        y_val, y_test = (f[target].to_numpy(float) for f in (val, truth))
+        rec.update(molprop_scores(pd.read_csv(vout), preds, target, y_val, y_test))
     rec.update({"predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]})
     if "train_as" in spec:  # the training belongs to the other setup's cell
         rec = {k: v for k, v in rec.items() if not k.startswith("train_")}
@@ -248,6 +259,24 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
     timings = ("train_wall_s", "train_cpu_s", "train_other_cpu_s", "predict_wall_s")
     rec.update({k: reported.get(k) for k in (*timings, "predict_other_cpu_s")})
     rec.update({"peer_reported": reported, "commands": [" ".join(cmd)]})
+    if spec.get("uncertainty") and reported["task"] == "regression":
+        outs = {}
+        for method in ("zscaling", "conformal-regression"):
+            outs[method] = keep / f"preds_{method}.csv"
+            ucmd = [str(args.chemprop), "predict", "--test-path", str(keep / "test_smiles.csv")]
+            ucmd += ["--model-paths", *map(str, sorted(keep.rglob("best.pt")))]
+            ucmd += ["--cal-path", str(keep / "val.csv"), "--smiles-columns", "smiles"]
+            ucmd += ["--uncertainty-method", "ensemble", "--calibration-method", method]
+            ucmd += ["--conformal-alpha", "0.1", "--preds-path", str(outs[method])]
+            if timed(ucmd, keep.parent / f"{keep.name}.{method}.log")["rc"] != 0:
+                log(f"FAILED {spec['peer']} {method} {keep.name}")
+                return None
+            rec["commands"].append(" ".join(ucmd))
+        cols = peer_columns(*(pd.read_csv(p) for p in outs.values()), target)
+        y = truth[target].to_numpy(float)
+        rec["unc"] = scores(y, *cols)
+        mean, std, lower, upper = cols
+        rec["unc_arrays"] = arrays(y=y, mean=mean, std=std, lower=lower, upper=upper)
     return {"tool": spec["peer"], "code": "chemprop 2.3.1", "total_wall_s": res["wall_s"], **rec}
 
 

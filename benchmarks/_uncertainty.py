@@ -1,0 +1,78 @@
+"""Uncertainty scores of a benchmark cell, computed by the app's own code for both tools.
+
+molprop writes calibrated ``<t>_std``/``<t>_lower``/``<t>_upper`` and the raw parts
+(``_conformer_std``, ``_ensemble_std``, ``_mve_std``); chemprop's calibrated outputs are read
+from its ``chemprop predict`` files (:func:`peer_columns`). Scores come from
+:func:`molprop.uncertainty.report.regression_report`; the variants refit the app's
+z-scaling + conformal calibration (:func:`molprop.uncertainty.calibration.fit_calibration`)
+on the validation predictions for each combination of variance parts, to measure what each
+part adds.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from molprop.uncertainty.calibration import fit_calibration
+from molprop.uncertainty.report import regression_report
+
+PARTS = {"conformer": "_conformer_std", "ensemble": "_ensemble_std", "mve": "_mve_std"}
+N_BOOT = 1000
+DIGITS = 5
+
+
+def scores(y, mean, std, lower=None, upper=None, n_boot: int = N_BOOT) -> dict:
+    """``regression_report`` of one task with bootstrap 95% intervals (arrays ``[n]``)."""
+    col = [None if a is None else np.asarray(a, dtype=float)[:, None] for a in (lower, upper)]
+    arrays = [np.asarray(a, dtype=float)[:, None] for a in (y, mean, std)]
+    return regression_report(*arrays, ["y"], col[0], col[1], n_boot=n_boot)
+
+
+def arrays(**columns) -> dict:
+    """Per-molecule columns, rounded, for paired comparisons from the records."""
+    return {k: np.round(np.asarray(v, dtype=float), DIGITS).tolist() for k, v in columns.items()}
+
+
+def molprop_scores(val: pd.DataFrame, test: pd.DataFrame, target: str, y_val, y_test) -> dict:
+    """Scores of molprop's calibrated columns and of each refitted variance-part variant.
+
+    Args:
+        val: predict output on the validation rows.
+        test: predict output on the test rows.
+        target: Task name (column prefix).
+        y_val: Validation targets ``[n_val]``.
+        y_test: Test targets ``[n_test]``.
+    """
+    mean, out = test[target].to_numpy(float), {}
+    if target + "_std" in test:
+        cols = [test[target + s].to_numpy(float) for s in ("_std", "_lower", "_upper")]
+        out["unc"] = scores(y_test, mean, *cols)
+        out["unc_arrays"] = arrays(y=y_test, mean=mean, std=cols[0], lower=cols[1], upper=cols[2])
+    present = [name for name, suffix in PARTS.items() if target + suffix in test]
+    variants = {}
+    for size in range(1, len(present) + 1):
+        for combo in itertools.combinations(present, size):
+            std_v, std_t = (
+                np.sqrt(sum(f[target + PARTS[p]].to_numpy(float) ** 2 for p in combo))
+                for f in (val, test)
+            )
+            cal = fit_calibration(val[target].to_numpy(float), std_v, y_val, target)
+            std_cal, lower, upper = cal.apply(mean, std_t)
+            variants["+".join(combo)] = scores(y_test, mean, std_cal, lower, upper)
+    out["unc_variants"] = variants
+    return out
+
+
+def peer_columns(zscaled: pd.DataFrame, conformal: pd.DataFrame, target: str) -> tuple:
+    """(mean, std, lower, upper) of chemprop's ``ensemble`` + ``zscaling`` and conformal runs.
+
+    With ``--calibration-method zscaling`` chemprop's ``<t>_unc`` is the calibrated variance;
+    with ``conformal-regression`` it is the interval's half width around the prediction.
+    """
+    mean = zscaled[target].to_numpy(float)
+    half = conformal[target + "_unc"].to_numpy(float)
+    centre = conformal[target].to_numpy(float)
+    return mean, np.sqrt(zscaled[target + "_unc"].to_numpy(float)), centre - half, centre + half
