@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from molprop.uncertainty import evaluation as ev
 from molprop.uncertainty.calibration import fit_calibration
 from molprop.uncertainty.report import regression_report
 
@@ -76,3 +77,47 @@ def peer_columns(zscaled: pd.DataFrame, conformal: pd.DataFrame, target: str) ->
     half = conformal[target + "_unc"].to_numpy(float)
     centre = conformal[target].to_numpy(float)
     return mean, np.sqrt(zscaled[target + "_unc"].to_numpy(float)), centre - half, centre + half
+
+
+def _top_half_ratio(y, mean, std) -> float:
+    """RMSE of the most confident half over the RMSE of all (selective prediction)."""
+    curve = ev.selective_curve(y, mean, std, (0.5, 1.0))
+    return float(curve[0] / curve[1])
+
+
+#: Score name -> (function, the ``unc_arrays`` columns it takes), for the tables.
+SCORES = {
+    "coverage": (ev.interval_coverage, ("y", "lower", "upper")),
+    "mean_width": (ev.mean_interval_width, ("lower", "upper")),
+    "nll": (ev.gaussian_nll, ("y", "mean", "std")),
+    "miscalibration_area": (ev.miscalibration_area, ("y", "mean", "std")),
+    "ence": (ev.ence, ("y", "mean", "std")),
+    "spearman": (ev.spearman_sigma_error, ("y", "mean", "std")),
+    "top_half_ratio": (_top_half_ratio, ("y", "mean", "std")),
+}
+
+
+def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None) -> tuple:
+    """Mean of ``score`` over seeds with a bootstrap 95% interval over test molecules.
+
+    Every replicate draws one set of molecule indices and applies it to every seed's
+    ``unc_arrays`` (same test rows in split order), so the interval is that of the seed
+    mean. With ``peer`` records (same seeds), the statistic is the paired difference
+    ``mean(records) - mean(peer)``.
+
+    Returns:
+        ``(value, lower, upper)``.
+    """
+    fn, cols = SCORES[score]
+    sets = [[np.asarray(r["unc_arrays"][c]) for c in cols] for r in records]
+    other = [[np.asarray(r["unc_arrays"][c]) for c in cols] for r in peer or []]
+
+    def stat(index):
+        value = np.mean([fn(*(a[index] for a in s)) for s in sets])
+        return value - np.mean([fn(*(a[index] for a in s)) for s in other]) if other else value
+
+    n = len(sets[0][0])
+    rng = np.random.default_rng(0)
+    reps = [stat(rng.integers(0, n, size=n)) for _ in range(N_BOOT)]
+    lower, upper = np.nanpercentile(reps, [2.5, 97.5])
+    return float(stat(np.arange(n))), float(lower), float(upper)
