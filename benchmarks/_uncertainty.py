@@ -121,3 +121,49 @@ def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None
     reps = [stat(rng.integers(0, n, size=n)) for _ in range(N_BOOT)]
     lower, upper = np.nanpercentile(reps, [2.5, 97.5])
     return float(stat(np.arange(n))), float(lower), float(upper)
+
+
+def _ci(value: float, lower: float, upper: float, digits: int) -> str:
+    return f"{value:.{digits}f} [{lower:.{digits}f}, {upper:.{digits}f}]"
+
+
+def uncertainty_rows(select, spec: dict) -> tuple[list[str], list[list]]:
+    """Header and rows of an uncertainty table (``kind: uncertainty`` in tables.yaml).
+
+    One row per dataset and setup: each score's seed mean with its bootstrap 95% interval
+    (:func:`seed_mean_ci`), or with ``paired: true`` the difference from ``spec["peer"]``
+    on the seeds both have. ``select(dataset=..., split=..., setup=...)`` gives records.
+    """
+    head = ["dataset", "setup", "seeds", *spec["scores"]]
+    rows = []
+    for ds in spec["datasets"]:
+        peer = {r["seed"]: r for r in select(dataset=ds, split=spec["split"], setup=spec["peer"])}
+        for setup, label in spec["setups"].items():
+            recs = {r["seed"]: r for r in select(dataset=ds, split=spec["split"], setup=setup)}
+            seeds = sorted(set(recs) & set(peer)) if spec.get("paired") else sorted(recs)
+            if not seeds or (spec.get("paired") and setup == spec["peer"]):
+                continue
+            other = [peer[s] for s in seeds] if spec.get("paired") else None
+            cells = [
+                _ci(*seed_mean_ci([recs[s] for s in seeds], name, other), spec.get("digits", 3))
+                for name in spec["scores"]
+            ]
+            rows.append([ds, label, ", ".join(map(str, seeds)), *cells])
+    return head, rows
+
+
+def variant_rows(select, spec: dict) -> tuple[list[str], list[list]]:
+    """Header and rows of the variance-part table: per dataset and variant, mean ± sample std
+    over seeds of each score of the refitted calibrations (``unc_variants``)."""
+    head, rows = ["dataset", "variance parts", "seeds", *spec["scores"]], []
+    for ds in spec["datasets"]:
+        recs = select(dataset=ds, split=spec["split"], setup=spec["setup"])
+        for variant in dict.fromkeys(v for r in recs for v in r.get("unc_variants", {})):
+            per = [r["unc_variants"][variant] for r in recs if variant in r.get("unc_variants", {})]
+            cells = []
+            for name in spec["scores"]:
+                vals = np.array([p[name] for p in per])
+                spread = f" ± {vals.std(ddof=1):.3f}" if len(vals) > 1 else ""
+                cells.append(f"{vals.mean():.3f}{spread}")
+            rows.append([ds, variant, len(per), *cells])
+    return head, rows
