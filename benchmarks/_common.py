@@ -1,4 +1,4 @@
-"""Paths, machine description, JSONL records, clocks and subprocesses of the benchmarks.
+"""Paths, machine description, JSONL records, clocks, training steps and worker subprocesses.
 
 Standard library only, so that a worker running in another environment (the backbone peer's
 venv) can import it.
@@ -12,6 +12,7 @@ import os
 import platform
 import resource
 import shlex
+import statistics
 import subprocess
 import sys
 import threading
@@ -99,29 +100,80 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def emit_result(result: dict) -> None:
-    """Print a worker's result as the ``RESULT {json}`` line :func:`run_worker` reads."""
-    print("RESULT " + json.dumps(result), flush=True)
+def train_step(opt, forward):
+    """Closure ``step(*inputs)``: one ``forward(*inputs)``, backward of its mean square, ``opt``."""
+
+    def step(*inputs):
+        opt.zero_grad(set_to_none=True)
+        forward(*inputs).square().mean().backward()
+        opt.step()
+
+    return step
 
 
-def run_worker(cmd: list[str], timeout: float | None = None, **kwargs) -> dict:
-    """Run a worker subprocess in the repository root and return its ``RESULT`` dict.
+def time_steps(steps: dict, repeats: int, *inputs) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each ``step(*inputs)``, interleaved so all see one load."""
+    samples = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, step in steps.items():
+            samples[key].append(clock(step, *inputs)[:2])
+    med = statistics.median
+    return {key: (med(s[0] for s in v), med(s[1] for s in v)) for key, v in samples.items()}
+
+
+def _cap_address_space(cap_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
+    try:  # if the kernel OOM killer must act, make this benchmark process its first choice
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
+
+
+def spawn(module: str, config: dict, python=sys.executable, cap_gib=None, timeout=None) -> dict:
+    """Run ``python -m module --worker CONFIG`` in one thread and return its result.
+
+    Args:
+        module: The benchmark whose ``--worker`` mode calls :func:`serve`.
+        config: JSON-able settings of the measurement.
+        python: The interpreter (another venv's for a peer).
+        cap_gib: Address-space cap (``RLIMIT_AS``) of the worker; None: no cap.
+        timeout: Seconds before the worker is given up (``status: timeout``).
 
     Returns:
-        The worker's result; ``{"status": "timeout", "timeout_s"}`` after ``timeout``
-        seconds; else ``{"returncode", "error"}`` with the last line of its stderr.
+        The worker's result; ``status: oom`` when it was killed or ran out of memory,
+        ``status: error`` with the last line of its stderr when it failed otherwise.
     """
+    cmd = [python, "-m", module, "--worker", json.dumps(config)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["CACHE_PATH"] = str(WORK / "peer-basis-cache")  # se3-transformer-pytorch's basis cache
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    limit = None if cap_gib is None else (lambda: _cap_address_space(int(cap_gib * 2**30)))
+    opts = dict(cwd=REPO, capture_output=True, text=True, env=env, preexec_fn=limit)
     try:
-        proc = subprocess.run(
-            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, **kwargs
-        )
+        proc = subprocess.run(cmd, timeout=timeout, **opts)
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "timeout_s": timeout}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
-    return {"returncode": proc.returncode, "error": tail}
+    oom = proc.returncode < 0 or "memory" in tail.lower()
+    return {"status": "oom" if oom else "error", "returncode": proc.returncode, "error": tail}
+
+
+def serve(fn, config: str) -> None:
+    """Worker side of :func:`spawn`: print ``fn(settings)`` as its ``RESULT`` line.
+
+    Running out of memory is a result (``status: oom`` and the peak reached), not a crash.
+    """
+    try:
+        result = {"status": "ok", **fn(json.loads(config))}
+    except (MemoryError, RuntimeError) as err:
+        if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
+            raise
+        error = str(err).splitlines()[0][:120]
+        result = {"status": "oom", "error": error, "peak_mib": peak_rss_mib()}
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 class Sampler:
