@@ -1,16 +1,13 @@
 """Backbone speed/memory benchmark: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0.
 
-Not a test; BENCHMARKS.md ("Backbone speed") describes the set-up. Every measurement runs in
-its own one-thread subprocess under an address-space cap, so an out-of-memory failure is a
-reported result; peak memory is the subprocess's peak RSS, imports and model included. The
-peer runs in its own venv, ``benchmarks/.venv-peer``, created on first use.
-
-Usage::
+Not a test; BENCHMARKS.md ("Backbone speed") describes it. Each measurement runs in its own
+one-thread subprocess under an address-space cap (an out-of-memory failure is a result);
+peak memory is its peak RSS. The peer runs in ``benchmarks/.venv-peer``, made on first use::
 
     nice -n 19 python -m benchmarks.backbone_speed [--peer-steps 1] [--steps 3] [--scaling-only]
 
-Prints one JSON line per measurement; the last line is JSON with ``train_speedup``,
-``infer_speedup``, ``memory_ratio`` (molprop peak / peer peak), the ``runs`` and ``scaling``.
+The last line printed is JSON: ``train_speedup``, ``infer_speedup``, ``memory_ratio``
+(molprop peak / peer peak), the ``runs`` and the ``scaling`` points.
 """
 
 from __future__ import annotations
@@ -32,6 +29,7 @@ MODULE = "benchmarks.backbone_speed"  # the workers run this module
 VENV = Path(__file__).resolve().parent / ".venv-peer"
 PEER_PY = VENV / "bin" / "python"
 BATCH, ATOMS, NEIGHBORS, DIM, DEPTH, HEADS, IN_DIM = 32, 25, 16, 32, 4, 4, 32
+CAP_GIB, TIMEOUT_S = {"molprop": 8.0, "peer": 20.0}, 1800.0  # address-space caps, per worker
 
 
 def cluster(num: int, generator, density: float = 0.1, min_dist: float = 1.0) -> torch.Tensor:
@@ -132,13 +130,12 @@ def ensure_peer_venv() -> None:
             subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", package], check=True)
 
 
-def run(name: str, args, degree: int, steps: int, **opts) -> dict:
+def run(name: str, degree: int, steps: int, **opts) -> dict:
     """Measure one molprop (or, with ``impl="peer"``, peer) configuration and print it."""
     cfg = dict(impl="molprop", degree=degree, steps=steps, atoms=ATOMS, batch=BATCH, edges="knn")
     cfg.update(radial_mode="channelwise", **opts)
-    peer = cfg["impl"] == "peer"
-    python, cap = (str(PEER_PY), args.peer_cap_gib) if peer else (sys.executable, args.cap_gib)
-    result = spawn(MODULE, cfg, python, cap, args.timeout)
+    python = str(PEER_PY) if cfg["impl"] == "peer" else sys.executable
+    result = spawn(MODULE, cfg, python, CAP_GIB[cfg["impl"]], TIMEOUT_S)
     print(name, json.dumps(result), flush=True)
     return result
 
@@ -169,12 +166,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3, help="timed molprop steps (median)")
     p.add_argument("--peer-steps", type=int, default=1, help="timed peer steps (it is slow)")
-    p.add_argument("--peer-degrees", default="1,2", help="peer max degrees to try")
-    p.add_argument("--cap-gib", type=float, default=8.0, help="address-space cap, molprop runs")
-    p.add_argument("--peer-cap-gib", type=float, default=20.0, help="address-space cap, peer")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
     p.add_argument("--skip-peer", action="store_true")
-    p.add_argument("--skip-full", action="store_true", help="skip radial_mode='full' row")
     p.add_argument("--scaling-only", action="store_true", help="only the molprop scaling rows")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # JSON settings of one measurement
     args = p.parse_args(argv)
@@ -183,17 +175,17 @@ def main(argv=None) -> None:
     print(f"batch {BATCH} x {ATOMS} atoms, kNN {NEIGHBORS}, dim {DIM}, depth {DEPTH}, {HEADS} "
           f"heads, 1 thread; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     runs = {}
-    for deg in () if args.scaling_only else (1, 2, 3):
-        runs[f"molprop_L{deg}"] = run(f"molprop_L{deg}", args, deg, args.steps)
-    if not (args.skip_full or args.scaling_only):  # full radial weights: one step is enough
-        runs["molprop_L1_full"] = run("molprop_L1_full", args, 1, 1, radial_mode="full")
-    if not (args.skip_peer or args.scaling_only):
+    if not args.scaling_only:
+        for deg in (1, 2, 3):
+            runs[f"molprop_L{deg}"] = run(f"molprop_L{deg}", deg, args.steps)
+        runs["molprop_L1_full"] = run("molprop_L1_full", 1, 1, radial_mode="full")  # slow: 1 step
+    if not (args.scaling_only or args.skip_peer):
         ensure_peer_venv()
-        for deg in (int(d) for d in args.peer_degrees.split(",")):
-            runs[f"peer_L{deg}"] = run(f"peer_L{deg}", args, deg, args.peer_steps, impl="peer")
+        for deg in (1, 2):
+            runs[f"peer_L{deg}"] = run(f"peer_L{deg}", deg, args.peer_steps, impl="peer")
     points = []  # one graph of 25 to 400 atoms, 5 A radius edges, degrees 0-2: fwd + bwd
     for num in (25, 50, 100, 200, 400):
-        r = run(f"scaling {num} atoms", args, 2, args.steps, atoms=num, batch=1, edges="radius")
+        r = run(f"scaling {num} atoms", 2, args.steps, atoms=num, batch=1, edges="radius")
         points.append(dict(atoms=num, status=r["status"]))
         if r["status"] == "ok":
             points[-1].update(edges=r["edges"], train_s=r["train_s"], peak_mib=r["peak_mib"])

@@ -1,12 +1,8 @@
 """Training-step speed of the backbone: current ``molprop.nn`` vs the frozen reference copy.
 
-Not a test; BENCHMARKS.md ("Backbone training step") describes the batch (the first 32 ESOL
-molecules, one ETKDG conformer each) and the measures. The current code and the reference
-(``tests/reference_se3``, loaded with the same state dict) are timed interleaved in one
-process, so both see the same machine load; peak memory is measured in one subprocess per
-model and implementation. ``--compile`` also times ``torch.compile`` of the current backbone.
-
-Usage (repo root)::
+Not a test; BENCHMARKS.md ("Backbone training step") describes the batch and the measures.
+Current code and reference (``tests/reference_se3``, same weights) are timed interleaved in
+one process; peak memory is measured in one subprocess per model and implementation::
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.backbone_step [--threads 1 2] \
         [--repeats 7] [--compile] [--out benchmarks/results/backbone_step.json]
@@ -68,16 +64,21 @@ def esol_batch():
     return Batch.from_data_list(esol_graphs())
 
 
-def build_pair(name: str, batch, seed: int = 0):
-    """(current, reference) backbones of ``conf/model/NAME.yaml`` with identical weights."""
+def backbone(name: str, batch, cls=None):
+    """``SE3Transformer`` (or ``cls``) of ``conf/model/NAME.yaml`` sized for ``batch``, seed 0."""
     from molprop.nn import SE3Transformer
 
+    kwargs = dict(model_kwargs(name), in_dim=batch.x.shape[1], edge_dim=batch.edge_attr.shape[1])
+    torch.manual_seed(0)
+    return (cls or SE3Transformer)(**kwargs, out_dim=1)
+
+
+def build_pair(name: str, batch):
+    """(current, reference) backbones of ``conf/model/NAME.yaml`` with identical weights."""
     if str(REPO / "tests") not in sys.path:  # the frozen copy is the package tests/reference_se3
         sys.path.insert(0, str(REPO / "tests"))
-    kwargs = dict(model_kwargs(name), in_dim=batch.x.shape[1], edge_dim=batch.edge_attr.shape[1])
-    torch.manual_seed(seed)
-    new = SE3Transformer(**kwargs, out_dim=1)
-    ref = importlib.import_module("reference_se3").SE3Transformer(**kwargs, out_dim=1)
+    new = backbone(name, batch)
+    ref = backbone(name, batch, importlib.import_module("reference_se3").SE3Transformer)
     ref.load_state_dict(new.state_dict())
     return new, ref
 

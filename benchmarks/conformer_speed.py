@@ -1,22 +1,13 @@
 """Conformer throughput of molprop's pipeline against a plain RDKit loop (not a test).
 
-For a subset of ESOL, side by side in one run, for K=1 and K=10, with and without MMFF:
+For the first ``--limit`` ESOL molecules, side by side in one run, for each ``K:optimize``
+setting: molecules/s of a plain single-process RDKit loop and of molprop with 1 and 2
+workers (wall and CPU time), and a cold build against a warm-cache rebuild; BENCHMARKS.md
+("Conformer generation and prediction speed") lists the columns. Usage::
 
-- molecules/s of a plain single-process RDKit loop (AddHs, ETKDGv3 with the same seed
-  scheme and pruning, MMFFOptimizeMoleculeConfs) and of molprop with 1 worker (parsing,
-  canonicalisation, embedding, optimisation, pruning and cache writes included);
-  ratio = molprop / plain (target >= 0.9 per core), from wall time and from CPU time;
-- molprop with 2 workers: speedup 1 -> 2 workers (target >= 1.7), and the CPU time of
-  the 2-worker run (parent + workers) over the 1-worker run: the pool's overhead, which
-  stays meaningful when other users load the cores and wall-clock speedups do not;
-- cold build (2 workers, empty cache) against a warm-cache rebuild (target >= 50x).
+    nice python -m benchmarks.conformer_speed [--limit 200] [--configs 1:none 10:mmff ...]
 
-Usage::
-
-    nice python -m benchmarks.conformer_speed [ESOL.csv] [--limit 200] [--configs 1:none ...]
-
-The default input is ``../shared/data/esol.csv`` next to the repository. The last line
-printed is JSON with every figure.
+The last line printed is JSON with every figure.
 """
 
 from __future__ import annotations
@@ -71,28 +62,19 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
     two_wall, two_cpu, _ = clock(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
     warm_wall, _, warm = clock(build_ensembles, smiles, cfg, num_workers=2, cache_dir=cold_dir)
     assert warm.embedded == 0, "warm rebuild embedded molecules"
-    return {
-        "K": k,
-        "optimize": optimize,
-        "molecules": n,
-        "failures": sum(e is not None for e in ens.errors),
-        "conformers": sum(len(e) for e in ens.ensembles if e is not None),
-        "plain_mol_s": n / plain_wall,
-        "molprop_1w_mol_s": n / one_wall,
-        "ratio_wall": plain_wall / one_wall,
-        "ratio_cpu": plain_cpu / one_cpu,
-        "molprop_2w_mol_s": n / two_wall,
-        "speedup_1_to_2": one_wall / two_wall,
-        "cpu_2w_over_1w": two_cpu / one_cpu,
-        "cold_s": two_wall,
-        "warm_s": warm_wall,
-        "warm_speedup": two_wall / warm_wall,
-    }
+    return dict(
+        K=k, optimize=optimize, molecules=n, failures=sum(e is not None for e in ens.errors),
+        conformers=sum(len(e) for e in ens.ensembles if e is not None),
+        plain_mol_s=n / plain_wall, molprop_1w_mol_s=n / one_wall,
+        ratio_wall=plain_wall / one_wall, ratio_cpu=plain_cpu / one_cpu,
+        molprop_2w_mol_s=n / two_wall, speedup_1_to_2=one_wall / two_wall,
+        cpu_2w_over_1w=two_cpu / one_cpu,
+        cold_s=two_wall, warm_s=warm_wall, warm_speedup=two_wall / warm_wall,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("esol", nargs="?", default=str(ESOL), help="ESOL CSV")
     parser.add_argument("--limit", type=int, default=200, help="first N molecules")
     parser.add_argument(
         "--configs", nargs="+", default=["1:none", "1:mmff", "10:none", "10:mmff"], help="K:opt"
@@ -100,22 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print("command:", command_line())
     print("machine:", json.dumps({**machine(), "rdkit": rdkit.__version__}))
-    load_before = os.getloadavg()
-    print("load average before: {:.2f} {:.2f} {:.2f}".format(*load_before))
-    smiles = pd.read_csv(args.esol)["smiles"].tolist()[: args.limit]
+    summary = dict(input=ESOL.name, limit=args.limit, load_before=os.getloadavg())
+    smiles = pd.read_csv(ESOL)["smiles"].tolist()[: args.limit]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for item in args.configs:
             k, optimize = item.split(":")
             rows.append(run_config(smiles, int(k), optimize, Path(tmp)))
             print(f"  done K={k} {optimize}", flush=True)
-    load_after = os.getloadavg()
-    print("load average after: {:.2f} {:.2f} {:.2f}".format(*load_after))
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     results = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
-    summary = dict(input=Path(args.esol).name, limit=args.limit, load_before=load_before)
-    print(json.dumps({**summary, "load_after": load_after, "results": results}))
+    print(json.dumps({**summary, "load_after": os.getloadavg(), "results": results}))
     return 0
 
 

@@ -1,19 +1,9 @@
 """GPU check: training-epoch time of the backbone on the CPU cores vs one GPU, in one run.
 
-Not a test. A fixed "epoch" of real molecules (the first ``--molecules`` ESOL SMILES, one
-ETKDG conformer each, ``conf/graph/default.yaml`` graphs, batches of ``--batch-size``) is
-trained (forward + backward + AdamW) with ``conf/model/small.yaml`` and
-``conf/model/default.yaml`` in each setup, timed over ``--epochs`` epochs after one warm-up
-epoch (which also compiles): ``cpu`` (eager float32, all cores); ``eager_fp32`` /
-``eager_bf16`` (eager on the device, float32 / autocast bfloat16); ``compiled``
-(``torch.compile``, inductor, dynamic shapes); ``cudagraphs`` (``mode="reduce-overhead"``).
-
-GPU utilisation is sampled with ``nvidia-smi`` during the timed epochs. Then the backbone
-symmetry and equivalence tests run with ``--device cuda``. A total time budget (default 7.5
-min) skips what is left and says so. ``--device cpu --quick`` is a dry run of every code path
-on the CPU (tiny epoch, no compile unless ``--compile-on-cpu``).
-
-Usage (repo root)::
+Not a test; BENCHMARKS.md ("Backbone training step") describes it: epochs of the first 256
+ESOL molecules (the graphs of ``benchmarks.backbone_step``) with ``model=small`` and
+``model=default`` in each of ``SETUPS``, then the backbone symmetry and equivalence tests on
+the device, within a 7.5-minute budget. ``--device cpu --quick`` is a dry run on the CPU::
 
     python -m benchmarks.gpu_check [--out benchmarks/results/gpu_check_backbone.json]
     python -m benchmarks.gpu_check --device cpu --quick
@@ -22,7 +12,6 @@ Usage (repo root)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -32,74 +21,56 @@ import time
 from pathlib import Path
 
 import torch
+from torch_geometric.loader import DataLoader
 
-from benchmarks._common import REPO, Sampler
-from benchmarks.backbone_step import esol_graphs, model_kwargs
+from benchmarks._common import REPO, Sampler, clock
+from benchmarks.backbone_step import adamw_step, backbone, esol_graphs
 
+# eager on the CPU cores; eager on the device in float32 and under bfloat16 autocast; torch.compile
+# (inductor); CUDA graphs (torch.compile mode="reduce-overhead")
 SETUPS = ("cpu", "eager_fp32", "eager_bf16", "compiled", "cudagraphs")
+BUDGET_S = 450.0
 
 
 def gpu_util() -> float | None:
     """GPU utilisation (%) from ``nvidia-smi``, None when it cannot say."""
     cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
     try:
-        return float(
-            subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.split()[0]
-        )
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+        return float(out.split()[0])
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
         return None
 
 
-def batches(graphs, batch_size: int, device: str):
-    from torch_geometric.data import Batch
-
-    starts = range(0, len(graphs), batch_size)
-    out = [Batch.from_data_list(graphs[i : i + batch_size]) for i in starts]
-    return [b.to(device, non_blocking=True) for b in out]
-
-
-def run_setup(name: str, setup: str, data, device: str, epochs: int) -> dict:
-    """Warm-up epoch (compiles) + ``epochs`` timed epochs of one model and setup."""
+def run_setup(name: str, setup: str, loader: list, epochs: int) -> dict:
+    """Warm-up epoch (compiles) + median of ``epochs`` timed epochs of one model and setup."""
     from molprop.model import compile_backbone
-    from molprop.nn import SE3Transformer
 
-    dev = "cpu" if setup == "cpu" else device
-    cuda = dev.startswith("cuda")
+    cuda = loader[0].x.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    loader = data["cpu"] if dev == "cpu" else data["device"]
-    kwargs = dict(model_kwargs(name), in_dim=loader[0].x.shape[1])
-    kwargs.update(edge_dim=loader[0].edge_attr.shape[1], out_dim=1)
-    torch.manual_seed(0)
-    model = SE3Transformer(**kwargs).to(dev)
-    forward = model
+    model = forward = backbone(name, loader[0]).to(loader[0].x.device)
     if setup in ("compiled", "cudagraphs"):
-        mode = "reduce-overhead" if setup == "cudagraphs" else None
-        forward = compile_backbone(model, **({"mode": mode} if mode else {}))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    bf16 = setup == "eager_bf16"
-    autocast = torch.autocast(dev.split(":")[0], dtype=torch.bfloat16) if bf16 else None
+        mode = {"mode": "reduce-overhead"} if setup == "cudagraphs" else {}
+        forward = compile_backbone(model, **mode)
+    if setup == "eager_bf16":
+
+        def forward(batch):
+            with torch.autocast(batch.x.device.type, dtype=torch.bfloat16):
+                return model(batch).float()
+
+    step = adamw_step(model, forward)
 
     def epoch():
         for batch in loader:
-            opt.zero_grad(set_to_none=True)
-            with autocast or contextlib.nullcontext():
-                loss = forward(batch).float().square().mean()
-            loss.backward()
-            opt.step()
+            step(batch)
         if cuda:
             torch.cuda.synchronize()
 
-    start = time.perf_counter()
-    epoch()
-    warm = time.perf_counter() - start
-    times = []
+    first = clock(epoch)[0]
     with Sampler(gpu_util if cuda else lambda: None, 0.1) as util:
-        for _ in range(epochs):
-            start = time.perf_counter()
-            epoch()
-            times.append(time.perf_counter() - start)
-    out = {"epoch_s": round(statistics.median(times), 4), "first_epoch_s": round(warm, 2)}
+        epoch_s = statistics.median(clock(epoch)[0] for _ in range(epochs))
+    out = {"epoch_s": round(epoch_s, 4), "first_epoch_s": round(first, 2)}
     out["graphs_per_s"] = round(sum(b.num_graphs for b in loader) / out["epoch_s"], 1)
     out["gpu_util_pct"] = round(statistics.fmean(util.samples), 1) if util.samples else None
     if cuda:
@@ -111,69 +82,55 @@ def device_tests(device: str) -> dict:
     """The backbone symmetry + equivalence tests on ``device`` (pass/fail counts)."""
     tests = ["tests/test_nn_se3_transformer.py", "tests/test_nn_equivalence.py"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [*cmd, *tests, "-k", "not compile"], cwd=REPO, capture_output=True, text=True, timeout=300
+    cmd += [*tests, "-k", "not compile"]
+    wall, _, proc = clock(
+        subprocess.run, cmd, cwd=REPO, capture_output=True, text=True, timeout=300
     )
     tail = proc.stdout.strip().splitlines()[-1:] or [""]
-    return {
-        "rc": proc.returncode,
-        "summary": tail[0],
-        "wall_s": round(time.perf_counter() - start, 1),
-    }
+    return {"rc": proc.returncode, "summary": tail[0], "wall_s": round(wall, 1)}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
-    p.add_argument("--models", nargs="+", default=["small", "default"])
-    p.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
-    p.add_argument("--molecules", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs (median)")
-    p.add_argument("--budget-s", type=float, default=450.0, help="skip what is left after this")
     p.add_argument("--quick", action="store_true", help="dry run: 16 molecules, 1 epoch")
-    p.add_argument("--compile-on-cpu", action="store_true", help="with --device cpu")
     p.add_argument("--no-tests", action="store_true")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
+    cuda = args.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
         sys.exit("gpu_check: torch sees no CUDA device (use --device cpu --quick for a dry run)")
-    if args.quick:
-        args.molecules, args.batch_size, args.epochs = 16, 8, 1
+    molecules, batch_size, epochs = (16, 8, 1) if args.quick else (256, 32, 3)
     begin = time.perf_counter()
-    graphs = esol_graphs(args.molecules)
-    data = {"cpu": batches(graphs, args.batch_size, "cpu")}
-    data["device"] = batches(graphs, args.batch_size, args.device)
+    graphs = esol_graphs(molecules)
+    cpu = list(DataLoader(graphs, batch_size=batch_size))
+    data = {"cpu": cpu, "device": [b.to(args.device, non_blocking=True) for b in cpu]}
     record = {
         "command": "python -m benchmarks.gpu_check " + " ".join(argv or sys.argv[1:]),
-        "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "molecules": len(graphs), "batches": len(data["cpu"]), "results": {}, "skipped": [],
+        "molecules": len(graphs), "batches": len(cpu), "results": {}, "skipped": [],
     }  # fmt: skip
     print(json.dumps({k: record[k] for k in ("device", "cpu_threads", "molecules")}), flush=True)
-    for name in args.models:
-        for setup in args.setups:
-            compiled = setup in ("compiled", "cudagraphs")
-            if setup == "cudagraphs" and not args.device.startswith("cuda"):
-                continue  # CUDA graphs need CUDA
-            if compiled and args.device == "cpu" and not args.compile_on_cpu:
-                continue
-            if time.perf_counter() - begin > args.budget_s:
+    for name in ("small", "default"):
+        # CUDA graphs need CUDA; the dry run on the CPU does not compile
+        for setup in SETUPS if cuda else SETUPS[:3]:
+            if time.perf_counter() - begin > BUDGET_S:
                 record["skipped"].append(f"{name}/{setup}: time budget")
                 continue
+            loader = data["cpu" if setup == "cpu" else "device"]
             try:
-                res = run_setup(name, setup, data, args.device, args.epochs)
+                res = run_setup(name, setup, loader, epochs)
             except Exception as err:  # a failing setup is a result, not the end of the run
                 res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
             record["results"][f"{name}/{setup}"] = res
             print(name, setup, json.dumps(res), flush=True)
-        cpu = record["results"].get(f"{name}/cpu", {}).get("epoch_s")
+        cpu_s = record["results"].get(f"{name}/cpu", {}).get("epoch_s")
         for setup in SETUPS[1:]:
             res = record["results"].get(f"{name}/{setup}", {})
-            if cpu and res.get("epoch_s"):
-                res["speedup_vs_cpu"] = round(cpu / res["epoch_s"], 2)
-    if not args.no_tests and time.perf_counter() - begin < args.budget_s:
+            if cpu_s and res.get("epoch_s"):
+                res["speedup_vs_cpu"] = round(cpu_s / res["epoch_s"], 2)
+    if not args.no_tests and time.perf_counter() - begin < BUDGET_S:
         record["device_tests"] = device_tests(args.device)
     record["wall_s"] = round(time.perf_counter() - begin, 1)
     record["load_average"] = os.getloadavg()[0]
