@@ -6,6 +6,7 @@ venv) can import it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -83,9 +84,8 @@ def log(msg: str) -> None:
 
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process and of its reaped children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def clock(fn, *args, **kwargs) -> tuple[float, float, object]:
@@ -130,18 +130,11 @@ def _cap_address_space(cap_bytes: int) -> None:
 
 
 def spawn(module: str, config: dict, python=sys.executable, cap_gib=None, timeout=None) -> dict:
-    """Run ``python -m module --worker CONFIG`` in one thread and return its result.
-
-    Args:
-        module: The benchmark whose ``--worker`` mode calls :func:`serve`.
-        config: JSON-able settings of the measurement.
-        python: The interpreter (another venv's for a peer).
-        cap_gib: Address-space cap (``RLIMIT_AS``) of the worker; None: no cap.
-        timeout: Seconds before the worker is given up (``status: timeout``).
+    """Run ``python -m module --worker CONFIG`` in one thread, under ``cap_gib`` of address space.
 
     Returns:
-        The worker's result; ``status: oom`` when it was killed or ran out of memory,
-        ``status: error`` with the last line of its stderr when it failed otherwise.
+        The result of the worker's :func:`serve`; else ``status`` ``timeout`` (after ``timeout``
+        s), ``oom`` (killed or out of memory) or ``error`` with its last line of stderr.
     """
     cmd = [python, "-m", module, "--worker", json.dumps(config)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -176,29 +169,26 @@ def serve(fn, config: str) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-class Sampler:
-    """Inside ``with``: ``fn()`` every ``interval`` seconds in a thread, into ``samples``.
+@contextlib.contextmanager
+def sampling(fn, interval: float):
+    """Inside ``with``: ``fn()`` every ``interval`` s in a thread, into the yielded list.
 
     Sampling stops early when ``fn`` returns None.
     """
+    samples, stop = [], threading.Event()
 
-    def __init__(self, fn, interval: float):
-        self.fn, self.interval, self.samples = fn, interval, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def sample() -> None:
+        while not stop.is_set() and (value := fn()) is not None:
+            samples.append(value)
+            stop.wait(interval)
 
-    def _run(self) -> None:
-        while not self._stop.is_set() and (value := self.fn()) is not None:
-            self.samples.append(value)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def busy_cpu_s() -> float | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from torch_geometric.data import Batch
 
 from benchmarks._common import ESOL, REPO, clock, serve, spawn, time_steps, train_step
 
@@ -32,11 +33,8 @@ def model_kwargs(name: str) -> dict:
     """Backbone kwargs of ``conf/model/NAME.yaml`` (``defaults: [default]`` merged)."""
     conf = yaml.safe_load((REPO / "conf" / "model" / f"{name}.yaml").read_text())
     base = model_kwargs("default") if "default" in (conf.get("defaults") or []) else {}
-    return {
-        **base,
-        **conf["backbone"],
-        "cutoff": float(yaml.safe_load(GRAPH.read_text())["cutoff"]),
-    }
+    cutoff = float(yaml.safe_load(GRAPH.read_text())["cutoff"])  # model.backbone's ${graph.cutoff}
+    return {**base, **conf["backbone"], "cutoff": cutoff}
 
 
 def esol_graphs(num: int = 32) -> list:
@@ -55,13 +53,6 @@ def esol_graphs(num: int = 32) -> list:
         feat = MolFeaturizer(mol, yaml.safe_load(GRAPH.read_text()))
         graphs.append(feat.graph(mol.GetConformer().GetPositions(), np.zeros(1), 0, 0))
     return graphs
-
-
-def esol_batch():
-    """One PyG batch of :func:`esol_graphs`."""
-    from torch_geometric.data import Batch
-
-    return Batch.from_data_list(esol_graphs())
 
 
 def backbone(name: str, batch, cls=None):
@@ -117,7 +108,7 @@ def memory_worker(cfg: dict) -> dict:
         lines = Path("/proc/self/status").read_text().splitlines()
         return int(next(ln for ln in lines if ln.startswith(field + ":")).split()[1])
 
-    batch = esol_batch()
+    batch = Batch.from_data_list(esol_graphs())
     model = build_pair(cfg["model"], batch)[cfg["impl"] == "reference"]
     step = adamw_step(model)
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS to the current RSS
@@ -140,12 +131,8 @@ def compare(name: str, batch, threads: int, repeats: int, compiled: bool) -> dic
     for step in steps.values():
         step(batch)  # warm-up
     for key, (wall, cpu) in time_steps(steps, repeats, batch).items():
-        speed = round(batch.num_graphs / wall, 1)
-        out[key] = {
-            "step_ms": round(1e3 * wall, 1),
-            "graphs_per_s": speed,
-            "cpu_ms": round(1e3 * cpu, 1),
-        }
+        values = (round(1e3 * wall, 1), round(batch.num_graphs / wall, 1), round(1e3 * cpu, 1))
+        out[key] = dict(zip(("step_ms", "graphs_per_s", "cpu_ms"), values, strict=True))
     for key in ("current", "compiled"):
         if key in out:
             for unit, name in (("step_ms", "speedup"), ("cpu_ms", "speedup_cpu")):
@@ -188,7 +175,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.worker:
         return serve(memory_worker, args.worker)
-    batch = esol_batch()
+    batch = Batch.from_data_list(esol_graphs())
     record = {
         "command": " ".join(["python -m benchmarks.backbone_step", *(argv or sys.argv[1:])]),
         "load_average_start": os.getloadavg()[0],

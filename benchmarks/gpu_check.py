@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch_geometric.loader import DataLoader
 
-from benchmarks._common import REPO, Sampler, clock
+from benchmarks._common import REPO, clock, sampling
 from benchmarks.backbone_step import adamw_step, backbone, esol_graphs
 
 # eager on the CPU cores; eager on the device in float32 and under bfloat16 autocast; torch.compile
@@ -68,11 +68,11 @@ def run_setup(name: str, setup: str, loader: list, epochs: int) -> dict:
             torch.cuda.synchronize()
 
     first = clock(epoch)[0]
-    with Sampler(gpu_util if cuda else lambda: None, 0.1) as util:
+    with sampling(gpu_util if cuda else lambda: None, 0.1) as util:
         epoch_s = statistics.median(clock(epoch)[0] for _ in range(epochs))
     out = {"epoch_s": round(epoch_s, 4), "first_epoch_s": round(first, 2)}
     out["graphs_per_s"] = round(sum(b.num_graphs for b in loader) / out["epoch_s"], 1)
-    out["gpu_util_pct"] = round(statistics.fmean(util.samples), 1) if util.samples else None
+    out["gpu_util_pct"] = round(statistics.fmean(util), 1) if util else None
     if cuda:
         out["peak_mem_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return out

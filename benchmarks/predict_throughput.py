@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks._common import ESOL, REPO, Sampler, clock, command_line, machine
+from benchmarks._common import ESOL, REPO, clock, command_line, machine, sampling
 from benchmarks.backbone_step import model_kwargs
 
 # smaller than conf/model/tiny.yaml, for the memory runs; their conformers: no MMFF or pruning
@@ -95,11 +95,11 @@ def peak_rss(run_dir: Path, rows: int, smiles: list[str], workers: int, work: Pa
     cmd += ["--cache-dir", str(work / "cache")]
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     proc = subprocess.Popen(timer + cmd, stderr=subprocess.PIPE, text=True)
-    with Sampler(lambda: _tree_rss(proc, bool(timer)), 0.5) as sampler:
+    with sampling(lambda: _tree_rss(proc, bool(timer)), 0.5) as samples:
         wall, _, (_, err) = clock(proc.communicate)
     if proc.returncode != 0:
         raise RuntimeError(f"predict.py failed ({proc.returncode}): {err[-2000:]}")
-    peaks = [max((v[i] for v in sampler.samples), default=0) / 2**20 for i in (0, 1)]
+    peaks = [max((v[i] for v in samples), default=0) / 2**20 for i in (0, 1)]
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     return dict(
         rows=rows, rows_written=sum(1 for _ in out.open()) - 1, conformer_cache=True,

@@ -1,12 +1,9 @@
 """Fill the marked tables of BENCHMARKS.md from the benchmark records.
 
-Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block of the document is replaced by the
-table ``NAME`` of ``benchmarks/tables.yaml`` (which says how each is built), computed from
-``benchmarks/results/records.jsonl`` and the other files of ``benchmarks/results/``. Text
-outside the markers is left as it is; ``--check`` only reports whether the document is up
-to date (exit 1 when a table would change).
-
-Usage (from the repository root)::
+Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block is replaced by the table ``NAME`` of
+``benchmarks/tables.yaml`` (which says how each is built) computed from the files of
+``benchmarks/results/``; the text outside the markers is kept. ``--check`` only reports
+whether the document is up to date (exit 1 when a table would change)::
 
     python -m benchmarks.tables [--doc BENCHMARKS.md] [--check]
 """
@@ -69,6 +66,10 @@ class Records:
     def values(self, rs: list[dict], field: str) -> list[float]:
         return [float(r[field]) for r in rs if r.get(field) is not None]
 
+    def metrics(self, ds: str, split: str, setup: str) -> list[float]:
+        """Test metric of every record of one cell."""
+        return self.values(self.select(dataset=ds, split=split, setup=setup), self.metric(ds))
+
     def metric(self, ds: str) -> str:
         return metric_field(self.tasks[ds])
 
@@ -124,14 +125,8 @@ def goal_table(recs: Records, spec: dict) -> list[str]:
     rows, split = [], spec["split"]
     for ds, task in recs.tasks.items():
         sign = 1 if task == "classification" else -1  # larger is better after the sign
-        peer = recs.values(
-            recs.select(dataset=ds, split=split, setup=spec["peer"]), recs.metric(ds)
-        )
-        ours = {
-            s: statistics.fmean(v)
-            for s in spec["setups"]
-            if (v := recs.values(recs.select(dataset=ds, split=split, setup=s), recs.metric(ds)))
-        }
+        peer = recs.metrics(ds, split, spec["peer"])
+        ours = {s: statistics.fmean(v) for s in spec["setups"] if (v := recs.metrics(ds, split, s))}
         if not peer or not ours:
             continue
         best = max(ours, key=lambda s: sign * ours[s])
@@ -153,14 +148,9 @@ def runs_table(recs: Records, spec: dict) -> list[str]:
         wall = r.get("train_wall_s")
         wall = NONE if wall is None else f"{wall}" + (f" ({segs} segments)" if segs > 1 else "")
         metric = r.get(recs.metric(r["dataset"]))
-        cells = [r["split"], r["setup"], r["seed"], NONE if metric is None else metric]
-        cells += [
-            r.get("test_mae", NONE),
-            wall,
-            r.get("predict_wall_s", NONE),
-            r.get("code") or NONE,
-        ]
-        rows.append([r["dataset"], *cells])
+        metric = NONE if metric is None else metric
+        cells = [r["dataset"], r["split"], r["setup"], r["seed"], metric, r.get("test_mae", NONE)]
+        rows.append([*cells, wall, r.get("predict_wall_s", NONE), r.get("code") or NONE])
     head = ["dataset", "split", "setup", "seed", "test metric", "test MAE", "train wall s"]
     return md_table([*head, "predict wall s", "code"], rows)
 
