@@ -1,13 +1,8 @@
-"""Backbone speed/memory benchmark: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0.
+"""Backbone speed/memory: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0 (not a test).
 
-Not a test; BENCHMARKS.md ("Backbone speed") describes it. Each measurement runs in its own
-one-thread subprocess under an address-space cap (an out-of-memory failure is a result);
-peak memory is its peak RSS. The peer runs in ``benchmarks/.venv-peer``, made on first use::
-
-    nice -n 19 python -m benchmarks.backbone_speed [--peer-steps 1] [--steps 3] [--scaling-only]
-
-The last line printed is JSON: ``train_speedup``, ``infer_speedup``, ``memory_ratio``
-(molprop peak / peer peak), the ``runs`` and the ``scaling`` points.
+BENCHMARKS.md ("Backbone speed") has the set-up and the commands. Each measurement runs in a
+one-thread subprocess under an address-space cap, so running out of memory is a result; the
+peer runs in ``benchmarks/.venv-peer``, made on first use. The last line printed is JSON.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Training-step speed of the backbone: current ``molprop.nn`` vs the frozen reference copy.
 
-Not a test; BENCHMARKS.md ("Backbone training step") describes the batch and the measures.
-Current code and reference (``tests/reference_se3``, same weights) are timed interleaved in
-one process; peak memory is measured in one subprocess per model and implementation::
-
-    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.backbone_step [--threads 1 2] \
-        [--repeats 7] [--compile] [--out benchmarks/results/backbone_step.json]
+Not a test; BENCHMARKS.md ("Backbone training step") has the batch, the measures and the
+commands (``OMP_NUM_THREADS=1 python -m benchmarks.backbone_step [--out FILE]``). Current code
+and reference (``tests/reference_se3``, same weights) are timed interleaved in one process.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """Conformer throughput of molprop's pipeline against a plain RDKit loop (not a test).
 
-For the first ``--limit`` ESOL molecules, side by side in one run, for each ``K:optimize``
-setting: molecules/s of a plain single-process RDKit loop and of molprop with 1 and 2
-workers (wall and CPU time), and a cold build against a warm-cache rebuild; BENCHMARKS.md
-("Conformer generation and prediction speed") lists the columns. Usage::
-
-    nice python -m benchmarks.conformer_speed [--limit 200] [--configs 1:none 10:mmff ...]
-
-The last line printed is JSON with every figure.
+BENCHMARKS.md ("Conformer generation and prediction speed") has the command and the columns:
+for each ``K:optimize`` setting, molecules/s of a plain RDKit loop and of molprop with 1 and 2
+workers, and a cold build against a warm-cache rebuild. The last line printed is JSON.
 """
 
 from __future__ import annotations

@@ -1,17 +1,15 @@
-"""GPU check: training-epoch time of the backbone on the CPU cores vs one GPU, in one run.
+"""GPU check: training-epoch time of the backbone on the CPU cores vs one GPU (not a test).
 
-Not a test; BENCHMARKS.md ("Backbone training step") describes it: epochs of the first 256
-ESOL molecules (the graphs of ``benchmarks.backbone_step``) with ``model=small`` and
-``model=default`` in each of ``SETUPS``, then the backbone symmetry and equivalence tests on
-the device, within a 7.5-minute budget. ``--device cpu --quick`` is a dry run on the CPU::
-
-    python -m benchmarks.gpu_check [--out benchmarks/results/gpu_check_backbone.json]
-    python -m benchmarks.gpu_check --device cpu --quick
+BENCHMARKS.md ("Backbone training step") describes it: epochs of ESOL graphs with
+``model=small`` and ``model=default`` in each of ``SETUPS``, then the backbone symmetry and
+equivalence tests on the device, within a 7.5-minute budget. ``python -m benchmarks.gpu_check
+--device cpu --quick`` is a dry run on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -104,7 +102,7 @@ def main(argv=None) -> int:
     begin = time.perf_counter()
     graphs = esol_graphs(molecules)
     cpu = list(DataLoader(graphs, batch_size=batch_size))
-    data = {"cpu": cpu, "device": [b.to(args.device, non_blocking=True) for b in cpu]}
+    device = [b.to(args.device, non_blocking=True) for b in cpu]
     record = {
         "command": "python -m benchmarks.gpu_check " + " ".join(argv or sys.argv[1:]),
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
@@ -112,24 +110,20 @@ def main(argv=None) -> int:
         "molecules": len(graphs), "batches": len(cpu), "results": {}, "skipped": [],
     }  # fmt: skip
     print(json.dumps({k: record[k] for k in ("device", "cpu_threads", "molecules")}), flush=True)
-    for name in ("small", "default"):
-        # CUDA graphs need CUDA; the dry run on the CPU does not compile
-        for setup in SETUPS if cuda else SETUPS[:3]:
-            if time.perf_counter() - begin > BUDGET_S:
-                record["skipped"].append(f"{name}/{setup}: time budget")
-                continue
-            loader = data["cpu" if setup == "cpu" else "device"]
-            try:
-                res = run_setup(name, setup, loader, epochs)
-            except Exception as err:  # a failing setup is a result, not the end of the run
-                res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
-            record["results"][f"{name}/{setup}"] = res
-            print(name, setup, json.dumps(res), flush=True)
-        cpu_s = record["results"].get(f"{name}/cpu", {}).get("epoch_s")
-        for setup in SETUPS[1:]:
-            res = record["results"].get(f"{name}/{setup}", {})
-            if cpu_s and res.get("epoch_s"):
-                res["speedup_vs_cpu"] = round(cpu_s / res["epoch_s"], 2)
+    results = record["results"]
+    for name, setup in itertools.product(("small", "default"), SETUPS if cuda else SETUPS[:3]):
+        if time.perf_counter() - begin > BUDGET_S:  # (the dry run on a CPU compiles nothing)
+            record["skipped"].append(f"{name}/{setup}: time budget")
+            continue
+        try:
+            res = run_setup(name, setup, cpu if setup == "cpu" else device, epochs)
+        except Exception as err:  # a failing setup is a result, not the end of the run
+            res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
+        cpu_s = results.get(f"{name}/cpu", {}).get("epoch_s")
+        if setup != "cpu" and cpu_s and res.get("epoch_s"):
+            res["speedup_vs_cpu"] = round(cpu_s / res["epoch_s"], 2)
+        results[f"{name}/{setup}"] = res
+        print(name, setup, json.dumps(res), flush=True)
     if not args.no_tests and time.perf_counter() - begin < BUDGET_S:
         record["device_tests"] = device_tests(args.device)
     record["wall_s"] = round(time.perf_counter() - begin, 1)

@@ -1,15 +1,9 @@
-"""Predict throughput (molecules/s, conformer generation included) and peak memory.
+"""Predict throughput (molecules/s, conformers included) and peak memory (not a test).
 
-Not a test; BENCHMARKS.md ("Conformer generation and prediction speed") describes both parts:
-``molprop.inference.stream.predict`` on the first N ESOL SMILES with an untrained
-``model=small`` run and the default conformer settings (model loading timed apart), then
-``predict.py`` on CSVs of R rows (a tiny model, fast conformers from a cache that a first,
-cold pass over the unique SMILES fills) under ``/usr/bin/time -v`` while a sampler records
-the RSS of the main process and of its tree (main + conformer workers). Usage::
-
-    nice -n 19 python -m benchmarks.predict_throughput [--rows 10000 30000 100000]
-
-The last line printed is a JSON summary.
+BENCHMARKS.md ("Conformer generation and prediction speed") has the command and both parts:
+``molprop.inference.stream.predict`` of the first N ESOL SMILES with an untrained
+``model=small`` run, then the peak RSS of ``predict.py`` streaming CSVs of R rows (a tiny
+model, conformers from a cache that a cold pass fills). The last line printed is JSON.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Fill the marked tables of BENCHMARKS.md from the benchmark records.
 
-Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block is replaced by the table ``NAME`` of
-``benchmarks/tables.yaml`` (which says how each is built) computed from the files of
-``benchmarks/results/``; the text outside the markers is kept. ``--check`` only reports
-whether the document is up to date (exit 1 when a table would change)::
-
-    python -m benchmarks.tables [--doc BENCHMARKS.md] [--check]
+Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block becomes the table ``NAME`` of
+``benchmarks/tables.yaml``, computed from the files of ``benchmarks/results/``; text outside
+the markers is kept. ``python -m benchmarks.tables --check`` only says whether it is current.
 """
 
 from __future__ import annotations
@@ -20,16 +17,12 @@ from pathlib import Path
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
+from molprop.metrics import MONITOR
 
 SPECS = REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 NONE = "–"
-
-
-def metric_field(task: str) -> str:
-    """Record field of a task's headline test metric."""
-    return "test_roc_auc" if task == "classification" else "test_rmse"
 
 
 def mean_std(vals: list[float], digits: int = 3) -> str:
@@ -71,7 +64,8 @@ class Records:
         return self.values(self.select(dataset=ds, split=split, setup=setup), self.metric(ds))
 
     def metric(self, ds: str) -> str:
-        return metric_field(self.tasks[ds])
+        """Record field of the headline test metric of ``ds`` (the one training monitors)."""
+        return "test_" + MONITOR[self.tasks[ds]][0]
 
 
 def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> str | None:
@@ -124,7 +118,7 @@ def goal_table(recs: Records, spec: dict) -> list[str]:
     """Per dataset: the peer's mean, molprop's best setup mean and who is ahead by how much."""
     rows, split = [], spec["split"]
     for ds, task in recs.tasks.items():
-        sign = 1 if task == "classification" else -1  # larger is better after the sign
+        sign = 1 if MONITOR[task][1] == "max" else -1  # larger is better after the sign
         peer = recs.metrics(ds, split, spec["peer"])
         ours = {s: statistics.fmean(v) for s in spec["setups"] if (v := recs.metrics(ds, split, s))}
         if not peer or not ours:
