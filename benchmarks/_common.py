@@ -35,12 +35,10 @@ def command_line() -> str:
 
 def _proc_field(path: str, prefix: str) -> str | None:
     """Text after ``prefix`` on the first matching line of a /proc file, else None."""
-    try:
+    with contextlib.suppress(OSError):
         for line in Path(path).read_text().splitlines():
             if line.startswith(prefix):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return None
 
 
@@ -59,14 +57,10 @@ def machine() -> dict:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Records of a JSONL file; a missing file gives ``[]``, a torn last line is skipped."""
-    if not path.exists():
-        return []
     out = []
-    for line in path.read_text().splitlines():
-        try:
+    for line in path.read_text().splitlines() if path.exists() else []:
+        with contextlib.suppress(json.JSONDecodeError):
             out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
     return out
 
 
@@ -123,10 +117,8 @@ def time_steps(steps: dict, repeats: int, *inputs) -> dict[str, tuple[float, flo
 
 def _cap_address_space(cap_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
-    try:  # if the kernel OOM killer must act, make this benchmark process its first choice
+    with contextlib.suppress(OSError):  # make the kernel's OOM killer pick this process first
         Path("/proc/self/oom_score_adj").write_text("1000")
-    except OSError:
-        pass
 
 
 def spawn(module: str, config: dict, python=sys.executable, cap_gib=None, timeout=None) -> dict:

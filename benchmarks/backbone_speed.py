@@ -44,8 +44,8 @@ def cluster(num: int, generator, density: float = 0.1, min_dist: float = 1.0) ->
 def edges_of(pos: torch.Tensor, kind: str) -> torch.Tensor:
     """``[2, E]`` edges ``j -> i``: pairs under 5 A (``radius``), else each atom's kNN.
 
-    Not ``molprop.data.featurize.radius_edges`` (the same edges): that module imports RDKit,
-    whose memory would count in the peak RSS.
+    The edges of ``molprop.data.featurize.radius_edges``, whose RDKit import would count in
+    the peak RSS.
     """
     dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
     if kind == "radius":
@@ -150,18 +150,14 @@ def summary(runs: dict, points: list[dict]) -> dict:
         infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,
         memory_ratio=ours["peak_mib"] / peer_peak if ours.get("peak_mib") and peer_peak else None,
         memory_ratio_is_upper_bound=peer.get("status") == "oom",
-        scaling_time_vs_edges_loglog_slope=slope,
-        load_average=os.getloadavg()[0],
-        runs=runs,
-        scaling=points,
-    )
+        scaling_time_vs_edges_loglog_slope=slope, load_average=os.getloadavg()[0],
+        runs=runs, scaling=points,
+    )  # fmt: skip
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3, help="timed molprop steps (median)")
-    p.add_argument("--peer-steps", type=int, default=1, help="timed peer steps (it is slow)")
-    p.add_argument("--skip-peer", action="store_true")
     p.add_argument("--scaling-only", action="store_true", help="only the molprop scaling rows")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # JSON settings of one measurement
     args = p.parse_args(argv)
@@ -174,10 +170,9 @@ def main(argv=None) -> None:
         for deg in (1, 2, 3):
             runs[f"molprop_L{deg}"] = run(f"molprop_L{deg}", deg, args.steps)
         runs["molprop_L1_full"] = run("molprop_L1_full", 1, 1, radial_mode="full")  # slow: 1 step
-    if not (args.scaling_only or args.skip_peer):
         ensure_peer_venv()
-        for deg in (1, 2):
-            runs[f"peer_L{deg}"] = run(f"peer_L{deg}", deg, args.peer_steps, impl="peer")
+        for deg in (1, 2):  # one timed step: a peer training step takes minutes
+            runs[f"peer_L{deg}"] = run(f"peer_L{deg}", deg, 1, impl="peer")
     points = []  # one graph of 25 to 400 atoms, 5 A radius edges, degrees 0-2: fwd + bwd
     for num in (25, 50, 100, 200, 400):
         r = run(f"scaling {num} atoms", 2, args.steps, atoms=num, batch=1, edges="radius")

@@ -1,29 +1,41 @@
-"""Training-step speed of the backbone: current ``molprop.nn`` vs the frozen reference copy.
+"""Training speed of the backbone: current ``molprop.nn`` vs its frozen copy; CPU vs GPU.
 
 Not a test; BENCHMARKS.md ("Backbone training step") has the batch, the measures and the
 commands (``OMP_NUM_THREADS=1 python -m benchmarks.backbone_step [--out FILE]``). Current code
 and reference (``tests/reference_se3``, same weights) are timed interleaved in one process.
+``--gpu-check`` times epochs of ESOL graphs in each of ``SETUPS`` on the CPU cores and on
+``--device``, then runs the backbone symmetry and equivalence tests there, within a
+7.5-minute budget; ``--gpu-check --device cpu --quick`` is a dry run on the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import os
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
 
-from benchmarks._common import ESOL, REPO, clock, serve, spawn, time_steps, train_step
+from benchmarks._common import ESOL, REPO, clock, sampling, serve, spawn, time_steps, train_step
 
 MODULE = "benchmarks.backbone_step"  # the memory workers run this module
 MODELS = ("small", "default")
 GRAPH = REPO / "conf" / "graph" / "default.yaml"
+# --gpu-check: eager on the CPU cores; eager on the device in float32 and under bfloat16
+# autocast; torch.compile (inductor); CUDA graphs (torch.compile mode="reduce-overhead")
+SETUPS = ("cpu", "eager_fp32", "eager_bf16", "compiled", "cudagraphs")
+BUDGET_S = 450.0
 
 
 def model_kwargs(name: str) -> dict:
@@ -42,12 +54,12 @@ def esol_graphs(num: int = 32) -> list:
 
     from molprop.data.featurize import MolFeaturizer
 
-    graphs = []
+    graphs, graph_cfg = [], yaml.safe_load(GRAPH.read_text())
     for smiles in pd.read_csv(ESOL)["smiles"][:num]:
         mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
         if AllChem.EmbedMolecule(mol, randomSeed=0) != 0:
             continue  # a molecule RDKit cannot embed is left out (none of the first 32)
-        feat = MolFeaturizer(mol, yaml.safe_load(GRAPH.read_text()))
+        feat = MolFeaturizer(mol, graph_cfg)
         graphs.append(feat.graph(mol.GetConformer().GetPositions(), np.zeros(1), 0, 0))
     return graphs
 
@@ -115,8 +127,11 @@ def memory_worker(cfg: dict) -> dict:
     return {"peak_rss_growth_mib": round((status_kib("VmHWM") - base) / 1024, 1)}
 
 
-def compare(name: str, batch, threads: int, repeats: int, compiled: bool) -> dict:
-    """Interleaved step times of reference and current code (and compiled) for ``name``."""
+def compare(name: str, batch, threads: int, repeats: int, compiled: bool, flops: dict, peak):
+    """Interleaved step times of reference and current (and compiled) code of model ``name``.
+
+    With the ``flops`` of a step and the matmul ``peak``: GFLOP/s per core, share of the peak.
+    """
     torch.set_num_threads(threads)
     new, ref = build_pair(name, batch)
     steps, out = {"reference": adamw_step(ref), "current": adamw_step(new)}, {}
@@ -128,8 +143,11 @@ def compare(name: str, batch, threads: int, repeats: int, compiled: bool) -> dic
     for step in steps.values():
         step(batch)  # warm-up
     for key, (wall, cpu) in time_steps(steps, repeats, batch).items():
-        values = (round(1e3 * wall, 1), round(batch.num_graphs / wall, 1), round(1e3 * cpu, 1))
-        out[key] = dict(zip(("step_ms", "graphs_per_s", "cpu_ms"), values, strict=True))
+        cpu_ms = round(1e3 * cpu, 1)
+        gflops = flops["reference" if key == "reference" else "current"] / cpu_ms / 1e6
+        gps, share = round(batch.num_graphs / wall, 1), round(gflops / peak, 3)
+        out[key] = {"step_ms": round(1e3 * wall, 1), "graphs_per_s": gps, "cpu_ms": cpu_ms,
+                    "gflops_per_core": round(gflops, 1), "share_of_peak": share}  # fmt: skip
     for key in ("current", "compiled"):
         if key in out:
             for unit, name in (("step_ms", "speedup"), ("cpu_ms", "speedup_cpu")):
@@ -141,16 +159,12 @@ def measure_model(name: str, batch, args, peaks: dict) -> dict:
     """Parameters, FLOPs, step times per thread count and (unless ``--no-memory``) memory."""
     torch.set_num_threads(1)
     new, ref = build_pair(name, batch)
+    flops = {"current": step_flops(new, batch), "reference": step_flops(ref, batch)}
     entry = {"parameters": sum(p.numel() for p in new.parameters())}
-    entry.update(flops_current=step_flops(new, batch), flops_reference=step_flops(ref, batch))
+    entry.update({f"flops_{impl}": value for impl, value in flops.items()})
     for threads in args.threads:
-        res = compare(name, batch, threads, args.repeats, args.compile and threads == 1)
-        for key in ("reference", "current", "compiled"):
-            if key in res:
-                flops = entry["flops_reference" if key == "reference" else "flops_current"]
-                gflops = flops / (res[key]["cpu_ms"] / 1e3) / 1e9  # per core
-                res[key]["gflops_per_core"] = round(gflops, 1)
-                res[key]["share_of_peak"] = round(gflops / peaks[threads], 3)
+        compiled = args.compile and threads == 1
+        res = compare(name, batch, threads, args.repeats, compiled, flops, peaks[threads])
         entry[f"{threads}_threads"] = res
         print(name, threads, json.dumps(res), flush=True)
     if not args.no_memory:
@@ -160,7 +174,101 @@ def measure_model(name: str, batch, args, peaks: dict) -> dict:
     return entry
 
 
-def main(argv=None) -> None:
+def gpu_util() -> float | None:
+    """GPU utilisation (%) from ``nvidia-smi``, None when it cannot say."""
+    cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+        return float(out.split()[0])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def run_setup(name: str, setup: str, loader: list, epochs: int) -> dict:
+    """Warm-up epoch (compiles) + median of ``epochs`` timed epochs of one model and setup."""
+    from molprop.model import compile_backbone
+
+    cuda = loader[0].x.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    model = forward = backbone(name, loader[0]).to(loader[0].x.device)
+    if setup in ("compiled", "cudagraphs"):
+        mode = {"mode": "reduce-overhead"} if setup == "cudagraphs" else {}
+        forward = compile_backbone(model, **mode)
+    if setup == "eager_bf16":
+
+        def forward(batch):
+            with torch.autocast(batch.x.device.type, dtype=torch.bfloat16):
+                return model(batch).float()
+
+    step = adamw_step(model, forward)
+
+    def epoch():
+        for batch in loader:
+            step(batch)
+        if cuda:
+            torch.cuda.synchronize()
+
+    first = clock(epoch)[0]
+    with sampling(gpu_util if cuda else lambda: None, 0.1) as util:
+        epoch_s = statistics.median(clock(epoch)[0] for _ in range(epochs))
+    out = {"epoch_s": round(epoch_s, 4), "first_epoch_s": round(first, 2)}
+    out["graphs_per_s"] = round(sum(b.num_graphs for b in loader) / out["epoch_s"], 1)
+    out["gpu_util_pct"] = round(statistics.fmean(util), 1) if util else None
+    if cuda:
+        out["peak_mem_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def device_tests(device: str) -> dict:
+    """The backbone symmetry + equivalence tests on ``device`` (pass/fail counts)."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device]
+    cmd += ["tests/test_nn_se3_transformer.py", "tests/test_nn_equivalence.py", "-k", "not compile"]
+    opts = dict(cwd=REPO, capture_output=True, text=True, timeout=300)
+    wall, _, proc = clock(subprocess.run, cmd, **opts)
+    tail = proc.stdout.strip().splitlines()[-1:] or [""]
+    return {"rc": proc.returncode, "summary": tail[0], "wall_s": round(wall, 1)}
+
+
+def gpu_check(args, record: dict) -> bool:
+    """Epoch times of each setup and model, then the device tests; True when all passed."""
+    cuda = args.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        sys.exit("--gpu-check: torch sees no CUDA device (use --device cpu --quick for a dry run)")
+    molecules, batch_size, epochs = (16, 8, 1) if args.quick else (256, 32, 3)
+    begin = time.perf_counter()
+    graphs = esol_graphs(molecules)
+    cpu = list(DataLoader(graphs, batch_size=batch_size))
+    device = [b.to(args.device, non_blocking=True) for b in cpu]
+    record.update(
+        device=torch.cuda.get_device_name(0) if cuda else "cpu", torch=torch.__version__,
+        cpu_threads=torch.get_num_threads(), molecules=len(graphs), batches=len(cpu),
+        results={}, skipped=[],
+    )  # fmt: skip
+    print(json.dumps({k: record[k] for k in ("device", "cpu_threads", "molecules")}), flush=True)
+    results = record["results"]
+    for name, setup in itertools.product(("small", "default"), SETUPS if cuda else SETUPS[:3]):
+        if time.perf_counter() - begin > BUDGET_S:  # (the dry run on a CPU compiles nothing)
+            record["skipped"].append(f"{name}/{setup}: time budget")
+            continue
+        try:
+            res = run_setup(name, setup, cpu if setup == "cpu" else device, epochs)
+        except Exception as err:  # a failing setup is a result, not the end of the run
+            res = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
+        cpu_s = results.get(f"{name}/cpu", {}).get("epoch_s")
+        if setup != "cpu" and cpu_s and res.get("epoch_s"):
+            res["speedup_vs_cpu"] = round(cpu_s / res["epoch_s"], 2)
+        results[f"{name}/{setup}"] = res
+        print(name, setup, json.dumps(res), flush=True)
+    if not args.no_tests and time.perf_counter() - begin < BUDGET_S:
+        record["device_tests"] = device_tests(args.device)
+    record["wall_s"] = round(time.perf_counter() - begin, 1)
+    record["load_average"] = os.getloadavg()[0]
+    failed = any("error" in r for r in results.values())
+    return not (failed or record.get("device_tests", {}).get("rc", 0))
+
+
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--repeats", type=int, default=7)
@@ -168,18 +276,29 @@ def main(argv=None) -> None:
     p.add_argument("--compile", action="store_true", help="also time torch.compile (1 thread)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--out", type=Path)
+    p.add_argument("--gpu-check", action="store_true", help="epochs on the CPU vs --device")
+    p.add_argument("--device", default="cuda", help="of --gpu-check (cpu: a dry run)")
+    p.add_argument("--quick", action="store_true", help="--gpu-check on 16 molecules, 1 epoch")
+    p.add_argument("--no-tests", action="store_true", help="--gpu-check without device tests")
     p.add_argument("--worker", help=argparse.SUPPRESS)  # JSON settings of a memory worker
     args = p.parse_args(argv)
     if args.worker:
         return serve(memory_worker, args.worker)
+    command = " ".join(["python -m benchmarks.backbone_step", *(argv or sys.argv[1:])])
+    record = {"command": command, "load_average_start": os.getloadavg()[0]}
+    passed = gpu_check(args, record) if args.gpu_check else step_check(args, record)
+    print(json.dumps(record, indent=1), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+    return 0 if passed else 1
+
+
+def step_check(args, record: dict) -> bool:
+    """Step times, FLOPs and memory of current and reference code for each of ``--models``."""
     batch = Batch.from_data_list(esol_graphs())
-    record = {
-        "command": " ".join(["python -m benchmarks.backbone_step", *(argv or sys.argv[1:])]),
-        "load_average_start": os.getloadavg()[0],
-        "batch": {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
-                  "edges": int(batch.edge_index.shape[1])},
-        "torch": torch.__version__, "models": {},
-    }  # fmt: skip
+    record["batch"] = {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
+                       "edges": int(batch.edge_index.shape[1])}  # fmt: skip
+    record.update(torch=torch.__version__, models={})
     print(json.dumps(record["batch"]), flush=True)
     peaks = {}
     for threads in args.threads:
@@ -188,10 +307,8 @@ def main(argv=None) -> None:
     for name in args.models:
         record["models"][name] = measure_model(name, batch, args, peaks)
     record["load_average_end"] = os.getloadavg()[0]
-    print(json.dumps(record, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(record, indent=1) + "\n")
+    return True
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

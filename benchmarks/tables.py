@@ -19,7 +19,7 @@ import yaml
 from benchmarks._common import REPO, RESULTS, read_jsonl
 from molprop.metrics import MONITOR
 
-SPECS = REPO / "benchmarks" / "tables.yaml"
+DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 NONE = "–"
@@ -149,6 +149,9 @@ def runs_table(recs: Records, spec: dict) -> list[str]:
     return md_table([*head, "predict wall s", "code"], rows)
 
 
+BUILDERS = {"records": records_table, "goal": goal_table, "runs": runs_table}  # kind: json apart
+
+
 def fmt(value) -> str:
     """A JSON value in a table cell (floats to 4 significant digits)."""
     if isinstance(value, float):
@@ -167,14 +170,6 @@ def json_table(results: Path, spec: dict) -> list[str]:
     return md_table(spec["columns"], [[fmt(r.get(c)) for c in spec["columns"]] for r in rows])
 
 
-def render(name: str, spec: dict, recs: Records, results: Path) -> list[str]:
-    """The lines of table ``name``."""
-    kind = spec.get("kind", "records")
-    if kind == "json":
-        return json_table(results, spec)
-    return {"records": records_table, "goal": goal_table, "runs": runs_table}[kind](recs, spec)
-
-
 def fill(text: str, specs: dict, recs: Records, results: Path) -> str:
     """``text`` with every marked table recomputed.
 
@@ -185,8 +180,10 @@ def fill(text: str, specs: dict, recs: Records, results: Path) -> str:
     def one(m: re.Match) -> str:
         if m.group(2) not in specs:
             sys.exit(f"<!-- table:{m.group(2)} -->: no such table in {SPECS}; have {sorted(specs)}")
-        body = "\n".join(render(m.group(2), specs[m.group(2)], recs, results))
-        return m.group(1) + body + "\n" + m.group(4)
+        spec = specs[m.group(2)]
+        kind = spec.get("kind", "records")
+        lines = json_table(results, spec) if kind == "json" else BUILDERS[kind](recs, spec)
+        return m.group(1) + "\n".join(lines) + "\n" + m.group(4)
 
     return BLOCK.sub(one, text)
 
@@ -204,17 +201,15 @@ def load(results: Path = RESULTS, matrix: Path = MATRIX) -> Records:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--doc", type=Path, default=REPO / "BENCHMARKS.md")
-    ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
     args = ap.parse_args(argv)
-    text = args.doc.read_text()
-    new = fill(text, yaml.safe_load(SPECS.read_text()), load(args.results), args.results)
+    text = DOC.read_text()
+    new = fill(text, yaml.safe_load(SPECS.read_text()), load(RESULTS), RESULTS)
     if args.check:
-        print(f"{args.doc}: " + ("up to date" if new == text else "tables out of date"))
+        print(f"{DOC}: " + ("up to date" if new == text else "tables out of date"))
         return int(new != text)
-    args.doc.write_text(new)
-    print(f"filled {len(BLOCK.findall(new))} tables of {args.doc}")
+    DOC.write_text(new)
+    print(f"filled {len(BLOCK.findall(new))} tables of {DOC}")
     return 0
 
 
