@@ -28,11 +28,6 @@ WORK = REPO / "benchmarks" / "work"
 ESOL = DATA_DIR / "esol.csv"
 
 
-def command_line() -> str:
-    """The command line this process was started with, shell-quoted."""
-    return " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
-
-
 def _proc_field(path: str, prefix: str) -> str | None:
     """Text after ``prefix`` on the first matching line of a /proc file, else None."""
     with contextlib.suppress(OSError):
@@ -125,8 +120,8 @@ def spawn(module: str, config: dict, python=sys.executable, cap_gib=None, timeou
     """Run ``python -m module --worker CONFIG`` in one thread, under ``cap_gib`` of address space.
 
     Returns:
-        The result of the worker's :func:`serve`; else ``status`` ``timeout`` (after ``timeout``
-        s), ``oom`` (killed or out of memory) or ``error`` with its last line of stderr.
+        The worker's :func:`serve` result, else ``status``: ``timeout``, ``oom`` (killed or out
+        of memory) or ``error`` (with the last line of its stderr).
     """
     cmd = [python, "-m", module, "--worker", json.dumps(config)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

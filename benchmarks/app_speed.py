@@ -1,11 +1,9 @@
 """Speed of the app's conformer stage and of prediction, on ESOL molecules (not a test).
 
-BENCHMARKS.md ("Conformer generation and prediction speed") has the commands and the columns.
-``conformers``: for each ``K:optimize`` setting, molecules/s of a plain RDKit loop and of
-molprop with 1 and 2 workers, and a cold build against a warm-cache rebuild. ``predict``:
-``molprop.inference.stream.predict`` of the first N SMILES with an untrained ``model=small``
-run, then the peak RSS of ``predict.py`` streaming CSVs of R rows (a tiny model, conformers
-from a cache that a cold pass fills). The last line printed is the JSON record.
+BENCHMARKS.md ("Conformer generation and prediction speed") has the commands and the columns:
+``conformers`` against a plain RDKit loop, 1 and 2 workers, cold and warm cache; ``predict``
+throughput of an untrained ``model=small`` run, then the peak RSS of ``predict.py`` streaming
+R rows. The last line printed is the JSON record.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,18 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
+import torch
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
-from benchmarks._common import ESOL, REPO, clock, command_line, machine, sampling
+from benchmarks._common import ESOL, REPO, clock, machine, sampling
 from benchmarks.backbone_step import model_kwargs
+from molprop import artifacts
 from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
 from molprop.data.conformer_jobs import build_ensembles
+from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 
 # smaller than conf/model/tiny.yaml, for the memory runs; their conformers: no MMFF or pruning
 TINY = dict(num_layers=1, max_degree=1, channels=4, num_heads=2, radial_hidden=8)
@@ -84,11 +86,6 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
 
 def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
     """Save an untrained single-task regression run (``conformers``: changed defaults)."""
-    import torch
-
-    from molprop import artifacts
-    from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
-
     backbone = dict(backbone, in_dim=ATOM_FEATURE_DIM, edge_dim=BOND_FEATURE_DIM, out_dim=1)
     data = dict(smiles_column="smiles", largest_fragment=True)
     spec = artifacts.ModelSpec("regression", ["y"], backbone, [0.0], [1.0], conformers, data=data)
@@ -165,7 +162,6 @@ def conformers(args, work: Path) -> dict:
     for k, optimize in itertools.product((1, 10), ("none", "mmff")):
         rows.append(run_config(smiles, k, optimize, work))
         print(f"  done K={k} {optimize}", flush=True)
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     results = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
     return {**summary, "load_after": os.getloadavg(), "results": results}
 
@@ -175,10 +171,9 @@ def predict(args, work: Path) -> dict:
     summary: dict = {"machine": machine(), "smiles_source": ESOL.name}
     smiles = pd.read_csv(ESOL)["smiles"].drop_duplicates().tolist()
     small = make_run(work / "small_run", model_kwargs("small"), {})
-    result = throughput(small, smiles[: args.molecules])
+    result = summary["throughput"] = throughput(small, smiles[: args.molecules])
     result.update(run="untrained model=small, conformers=default K=3", workers=WORKERS)
     print("throughput:", json.dumps(result), flush=True)
-    summary["throughput"] = result
     tiny = make_run(work / "tiny_run", TINY, FAST_CONFORMERS)
     summary["peak_rss"] = []
     if args.rows:  # a cold pass over the unique SMILES fills the cache: 100k rows stay cheap
@@ -199,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     pred.add_argument("--molecules", type=int, default=200, help="SMILES for throughput")
     pred.add_argument("--rows", type=int, nargs="*", default=[10_000, 30_000, 100_000])
     args = parser.parse_args(argv)
-    print("command:", command_line())
+    print("command:", shlex.join([os.path.basename(sys.executable), *sys.argv]))
     print("machine:", json.dumps({**machine(), "rdkit": rdkit.__version__}))
     with tempfile.TemporaryDirectory(prefix="app_speed_") as tmp:
         record = (conformers if args.what == "conformers" else predict)(args, Path(tmp))

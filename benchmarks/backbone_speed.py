@@ -140,11 +140,9 @@ def summary(runs: dict, points: list[dict]) -> dict:
     ours, peer = runs.get("molprop_L1", {}), runs.get("peer_L1", {})
     both = ours.get("status") == "ok" and peer.get("status") == "ok"
     peer_peak = peer.get("peak_mib")  # at an OOM: the peak reached before failing (a bound)
-    ok = [pt for pt in points if pt["status"] == "ok"]
-    slope = None
-    if len(ok) >= 2:  # least-squares log-log slope of time vs edges (1.0 = linear)
-        xs = [math.log(pt["edges"]) for pt in ok]
-        slope = statistics.linear_regression(xs, [math.log(pt["train_s"]) for pt in ok]).slope
+    ok = [(math.log(pt["edges"]), math.log(pt["train_s"])) for pt in points if pt["status"] == "ok"]
+    # least-squares log-log slope of time vs edges (1.0 = linear)
+    slope = statistics.linear_regression(*zip(*ok, strict=True)).slope if len(ok) >= 2 else None
     return dict(
         train_speedup=ours["train_gps"] / peer["train_gps"] if both else None,
         infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,
@@ -163,8 +161,6 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.worker:
         return serve(worker, args.worker)
-    print(f"batch {BATCH} x {ATOMS} atoms, kNN {NEIGHBORS}, dim {DIM}, depth {DEPTH}, {HEADS} "
-          f"heads, 1 thread; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     runs = {}
     if not args.scaling_only:
         for deg in (1, 2, 3):

@@ -1,11 +1,9 @@
 """Training speed of the backbone: current ``molprop.nn`` vs its frozen copy; CPU vs GPU.
 
 Not a test; BENCHMARKS.md ("Backbone training step") has the batch, the measures and the
-commands (``OMP_NUM_THREADS=1 python -m benchmarks.backbone_step [--out FILE]``). Current code
-and reference (``tests/reference_se3``, same weights) are timed interleaved in one process.
-``--gpu-check`` times epochs of ESOL graphs in each of ``SETUPS`` on the CPU cores and on
-``--device``, then runs the backbone symmetry and equivalence tests there, within a
-7.5-minute budget; ``--gpu-check --device cpu --quick`` is a dry run on the CPU.
+commands. Current code and reference (``tests/reference_se3``, same weights) are timed
+interleaved in one process. ``--gpu-check`` times epochs of ESOL graphs in each of ``SETUPS``
+and runs the backbone symmetry and equivalence tests on ``--device``, in a 7.5-minute budget.
 """
 
 from __future__ import annotations
@@ -22,12 +20,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
+from rdkit import Chem
+from rdkit.Chem import AllChem
+from torch.utils.flop_counter import FlopCounterMode
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 from benchmarks._common import ESOL, REPO, clock, sampling, serve, spawn, time_steps, train_step
+from molprop.data.featurize import MolFeaturizer
+from molprop.model import compile_backbone
+from molprop.nn import SE3Transformer
 
 MODULE = "benchmarks.backbone_step"  # the memory workers run this module
 MODELS = ("small", "default")
@@ -48,12 +53,6 @@ def model_kwargs(name: str) -> dict:
 
 def esol_graphs(num: int = 32) -> list:
     """PyG graphs of the first ``num`` ESOL SMILES, one ETKDG conformer (seed 0) each."""
-    import pandas as pd
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
-
-    from molprop.data.featurize import MolFeaturizer
-
     graphs, graph_cfg = [], yaml.safe_load(GRAPH.read_text())
     for smiles in pd.read_csv(ESOL)["smiles"][:num]:
         mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
@@ -66,8 +65,6 @@ def esol_graphs(num: int = 32) -> list:
 
 def backbone(name: str, batch, cls=None):
     """``SE3Transformer`` (or ``cls``) of ``conf/model/NAME.yaml`` sized for ``batch``, seed 0."""
-    from molprop.nn import SE3Transformer
-
     kwargs = dict(model_kwargs(name), in_dim=batch.x.shape[1], edge_dim=batch.edge_attr.shape[1])
     torch.manual_seed(0)
     return (cls or SE3Transformer)(**kwargs, out_dim=1)
@@ -90,8 +87,6 @@ def adamw_step(model, forward=None):
 
 def step_flops(model, batch) -> int:
     """FLOPs of one forward + backward (``torch.utils.flop_counter``)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         model(batch).square().mean().backward()
     model.zero_grad(set_to_none=True)
@@ -136,8 +131,6 @@ def compare(name: str, batch, threads: int, repeats: int, compiled: bool, flops:
     new, ref = build_pair(name, batch)
     steps, out = {"reference": adamw_step(ref), "current": adamw_step(new)}, {}
     if compiled:
-        from molprop.model import compile_backbone
-
         steps["compiled"] = adamw_step(compile_backbone(build_pair(name, batch)[0]))
         out["compile_s"] = round(clock(steps["compiled"], batch)[0], 2)  # first call compiles
     for step in steps.values():
@@ -186,8 +179,6 @@ def gpu_util() -> float | None:
 
 def run_setup(name: str, setup: str, loader: list, epochs: int) -> dict:
     """Warm-up epoch (compiles) + median of ``epochs`` timed epochs of one model and setup."""
-    from molprop.model import compile_backbone
-
     cuda = loader[0].x.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -240,12 +231,9 @@ def gpu_check(args, record: dict) -> bool:
     graphs = esol_graphs(molecules)
     cpu = list(DataLoader(graphs, batch_size=batch_size))
     device = [b.to(args.device, non_blocking=True) for b in cpu]
-    record.update(
-        device=torch.cuda.get_device_name(0) if cuda else "cpu", torch=torch.__version__,
-        cpu_threads=torch.get_num_threads(), molecules=len(graphs), batches=len(cpu),
-        results={}, skipped=[],
-    )  # fmt: skip
-    print(json.dumps({k: record[k] for k in ("device", "cpu_threads", "molecules")}), flush=True)
+    device_name = torch.cuda.get_device_name(0) if cuda else "cpu"
+    record.update(device=device_name, cpu_threads=torch.get_num_threads(), molecules=len(graphs))
+    record.update(batches=len(cpu), results={}, skipped=[])
     results = record["results"]
     for name, setup in itertools.product(("small", "default"), SETUPS if cuda else SETUPS[:3]):
         if time.perf_counter() - begin > BUDGET_S:  # (the dry run on a CPU compiles nothing)
@@ -285,7 +273,7 @@ def main(argv=None) -> int:
     if args.worker:
         return serve(memory_worker, args.worker)
     command = " ".join(["python -m benchmarks.backbone_step", *(argv or sys.argv[1:])])
-    record = {"command": command, "load_average_start": os.getloadavg()[0]}
+    record = dict(command=command, load_average_start=os.getloadavg()[0], torch=torch.__version__)
     passed = gpu_check(args, record) if args.gpu_check else step_check(args, record)
     print(json.dumps(record, indent=1), flush=True)
     if args.out:
@@ -298,7 +286,7 @@ def step_check(args, record: dict) -> bool:
     batch = Batch.from_data_list(esol_graphs())
     record["batch"] = {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
                        "edges": int(batch.edge_index.shape[1])}  # fmt: skip
-    record.update(torch=torch.__version__, models={})
+    record["models"] = {}
     print(json.dumps(record["batch"]), flush=True)
     peaks = {}
     for threads in args.threads:

@@ -73,9 +73,8 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
     stat = col.get("stat", "mean")
     if stat == "metric":
         return "ROC-AUC ↑" if recs.tasks[ds] == "classification" else "RMSE ↓"
-    rs = recs.select(
-        seeds, dataset=ds, split=split, setup=col.get("setup", setup).format(setup=setup)
-    )
+    setup = col.get("setup", setup).format(setup=setup)
+    rs = recs.select(seeds, dataset=ds, split=split, setup=setup)
     field = col.get("field") or recs.metric(ds)
     vals = recs.values(rs, field)
     if stat == "count":
