@@ -234,9 +234,9 @@ def gpu_check(args, record: dict) -> bool:
     device_name = torch.cuda.get_device_name(0) if cuda else "cpu"
     record.update(device=device_name, cpu_threads=torch.get_num_threads(), molecules=len(graphs))
     record.update(batches=len(cpu), results={}, skipped=[])
-    results = record["results"]
+    results = record["results"]  # CUDA graphs need CUDA; the dry run on a CPU compiles nothing
     for name, setup in itertools.product(("small", "default"), SETUPS if cuda else SETUPS[:3]):
-        if time.perf_counter() - begin > BUDGET_S:  # (the dry run on a CPU compiles nothing)
+        if time.perf_counter() - begin > BUDGET_S:
             record["skipped"].append(f"{name}/{setup}: time budget")
             continue
         try:
@@ -254,6 +254,23 @@ def gpu_check(args, record: dict) -> bool:
     record["load_average"] = os.getloadavg()[0]
     failed = any("error" in r for r in results.values())
     return not (failed or record.get("device_tests", {}).get("rc", 0))
+
+
+def step_check(args, record: dict) -> bool:
+    """Step times, FLOPs and memory of current and reference code for each of ``--models``."""
+    batch = Batch.from_data_list(esol_graphs())
+    record["batch"] = {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
+                       "edges": int(batch.edge_index.shape[1])}  # fmt: skip
+    record["models"] = {}
+    print(json.dumps(record["batch"]), flush=True)
+    peaks = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        peaks[threads] = record[f"matmul_peak_gflops_per_core_{threads}t"] = round(matmul_peak(), 1)
+    for name in args.models:
+        record["models"][name] = measure_model(name, batch, args, peaks)
+    record["load_average_end"] = os.getloadavg()[0]
+    return True
 
 
 def main(argv=None) -> int:
@@ -279,23 +296,6 @@ def main(argv=None) -> int:
     if args.out:
         args.out.write_text(json.dumps(record, indent=1) + "\n")
     return 0 if passed else 1
-
-
-def step_check(args, record: dict) -> bool:
-    """Step times, FLOPs and memory of current and reference code for each of ``--models``."""
-    batch = Batch.from_data_list(esol_graphs())
-    record["batch"] = {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
-                       "edges": int(batch.edge_index.shape[1])}  # fmt: skip
-    record["models"] = {}
-    print(json.dumps(record["batch"]), flush=True)
-    peaks = {}
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        peaks[threads] = record[f"matmul_peak_gflops_per_core_{threads}t"] = round(matmul_peak(), 1)
-    for name in args.models:
-        record["models"][name] = measure_model(name, batch, args, peaks)
-    record["load_average_end"] = os.getloadavg()[0]
-    return True
 
 
 if __name__ == "__main__":
