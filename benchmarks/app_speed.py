@@ -22,18 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 import rdkit
-import torch
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 from rdkit.rdBase import BlockLogs
 
 from benchmarks._common import ESOL, REPO, clock, machine, sampling
-from benchmarks.backbone_step import model_kwargs
-from molprop import artifacts
 from molprop.chem.config import ConformerConfig
 from molprop.chem.molecules import molecule_seed
 from molprop.data.conformer_jobs import build_ensembles
-from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 
 # smaller than conf/model/tiny.yaml, for the memory runs; their conformers: no MMFF or pruning
 TINY = dict(num_layers=1, max_degree=1, channels=4, num_heads=2, radial_hidden=8)
@@ -86,6 +82,11 @@ def run_config(smiles: list[str], k: int, optimize: str, work: Path) -> dict:
 
 def make_run(path: Path, backbone: dict, conformers: dict) -> Path:
     """Save an untrained single-task regression run (``conformers``: changed defaults)."""
+    import torch  # here: the conformer benchmark's processes (forked workers) stay without torch
+
+    from molprop import artifacts
+    from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
+
     backbone = dict(backbone, in_dim=ATOM_FEATURE_DIM, edge_dim=BOND_FEATURE_DIM, out_dim=1)
     data = dict(smiles_column="smiles", largest_fragment=True)
     spec = artifacts.ModelSpec("regression", ["y"], backbone, [0.0], [1.0], conformers, data=data)
@@ -168,6 +169,8 @@ def conformers(args, work: Path) -> dict:
 
 def predict(args, work: Path) -> dict:
     """Throughput of an untrained ``model=small`` run, then predict.py's peak RSS per ``--rows``."""
+    from benchmarks.backbone_step import model_kwargs
+
     summary: dict = {"machine": machine(), "smiles_source": ESOL.name}
     smiles = pd.read_csv(ESOL)["smiles"].drop_duplicates().tolist()
     small = make_run(work / "small_run", model_kwargs("small"), {})
