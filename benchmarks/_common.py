@@ -1,4 +1,4 @@
-"""Paths, machine description, JSONL records, clocks and subprocesses of the benchmarks.
+"""Paths, machine description, JSONL records, clocks, training steps and worker subprocesses.
 
 Standard library only, so that a worker running in another environment (the backbone peer's
 venv) can import it.
@@ -6,12 +6,14 @@ venv) can import it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
 import resource
 import shlex
+import statistics
 import subprocess
 import sys
 import threading
@@ -26,19 +28,12 @@ WORK = REPO / "benchmarks" / "work"
 ESOL = DATA_DIR / "esol.csv"
 
 
-def command_line() -> str:
-    """The command line this process was started with, shell-quoted."""
-    return " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
-
-
 def _proc_field(path: str, prefix: str) -> str | None:
     """Text after ``prefix`` on the first matching line of a /proc file, else None."""
-    try:
+    with contextlib.suppress(OSError):
         for line in Path(path).read_text().splitlines():
             if line.startswith(prefix):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return None
 
 
@@ -57,14 +52,10 @@ def machine() -> dict:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Records of a JSONL file; a missing file gives ``[]``, a torn last line is skipped."""
-    if not path.exists():
-        return []
     out = []
-    for line in path.read_text().splitlines():
-        try:
+    for line in path.read_text().splitlines() if path.exists() else []:
+        with contextlib.suppress(json.JSONDecodeError):
             out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
     return out
 
 
@@ -82,9 +73,8 @@ def log(msg: str) -> None:
 
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process and of its reaped children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def clock(fn, *args, **kwargs) -> tuple[float, float, object]:
@@ -99,54 +89,93 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def emit_result(result: dict) -> None:
-    """Print a worker's result as the ``RESULT {json}`` line :func:`run_worker` reads."""
-    print("RESULT " + json.dumps(result), flush=True)
+def train_step(opt, forward):
+    """Closure ``step(*inputs)``: one ``forward(*inputs)``, backward of its mean square, ``opt``."""
+
+    def step(*inputs):
+        opt.zero_grad(set_to_none=True)
+        forward(*inputs).square().mean().backward()
+        opt.step()
+
+    return step
 
 
-def run_worker(cmd: list[str], timeout: float | None = None, **kwargs) -> dict:
-    """Run a worker subprocess in the repository root and return its ``RESULT`` dict.
+def time_steps(steps: dict, repeats: int, *inputs) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each ``step(*inputs)``, interleaved so all see one load."""
+    samples = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, step in steps.items():
+            samples[key].append(clock(step, *inputs)[:2])
+    med = statistics.median
+    return {key: (med(s[0] for s in v), med(s[1] for s in v)) for key, v in samples.items()}
+
+
+def _cap_address_space(cap_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (cap_bytes, cap_bytes))
+    with contextlib.suppress(OSError):  # make the kernel's OOM killer pick this process first
+        Path("/proc/self/oom_score_adj").write_text("1000")
+
+
+def spawn(module: str, config: dict, python=sys.executable, cap_gib=None, timeout=None) -> dict:
+    """Run ``python -m module --worker CONFIG`` in one thread, under ``cap_gib`` of address space.
 
     Returns:
-        The worker's result; ``{"status": "timeout", "timeout_s"}`` after ``timeout``
-        seconds; else ``{"returncode", "error"}`` with the last line of its stderr.
+        The worker's :func:`serve` result, else ``status``: ``timeout``, ``oom`` (killed or out
+        of memory) or ``error`` (with the last line of its stderr).
     """
+    cmd = [python, "-m", module, "--worker", json.dumps(config)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["CACHE_PATH"] = str(WORK / "peer-basis-cache")  # se3-transformer-pytorch's basis cache
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    limit = None if cap_gib is None else (lambda: _cap_address_space(int(cap_gib * 2**30)))
+    opts = dict(cwd=REPO, capture_output=True, text=True, env=env, preexec_fn=limit)
     try:
-        proc = subprocess.run(
-            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, **kwargs
-        )
+        proc = subprocess.run(cmd, timeout=timeout, **opts)
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "timeout_s": timeout}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
-    return {"returncode": proc.returncode, "error": tail}
+    oom = proc.returncode < 0 or "memory" in tail.lower()
+    return {"status": "oom" if oom else "error", "returncode": proc.returncode, "error": tail}
 
 
-class Sampler:
-    """Inside ``with``: ``fn()`` every ``interval`` seconds in a thread, into ``samples``.
+def serve(fn, config: str) -> None:
+    """Worker side of :func:`spawn`: print ``fn(settings)`` as its ``RESULT`` line.
+
+    Running out of memory is a result (``status: oom`` and the peak reached), not a crash.
+    """
+    try:
+        result = {"status": "ok", **fn(json.loads(config))}
+    except (MemoryError, RuntimeError) as err:
+        if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
+            raise
+        error = str(err).splitlines()[0][:120]
+        result = {"status": "oom", "error": error, "peak_mib": peak_rss_mib()}
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+@contextlib.contextmanager
+def sampling(fn, interval: float):
+    """Inside ``with``: ``fn()`` every ``interval`` s in a thread, into the yielded list.
 
     Sampling stops early when ``fn`` returns None.
     """
+    samples, stop = [], threading.Event()
 
-    def __init__(self, fn, interval: float):
-        self.fn, self.interval, self.samples = fn, interval, []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def sample() -> None:
+        while not stop.is_set() and (value := fn()) is not None:
+            samples.append(value)
+            stop.wait(interval)
 
-    def _run(self) -> None:
-        while not self._stop.is_set() and (value := self.fn()) is not None:
-            self.samples.append(value)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def busy_cpu_s() -> float | None:

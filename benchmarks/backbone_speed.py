@@ -1,18 +1,8 @@
-"""Backbone speed/memory benchmark: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0.
+"""Backbone speed/memory: molprop.nn.SE3Transformer vs se3-transformer-pytorch 0.9.0 (not a test).
 
-Not a test. Every measurement runs in its own subprocess with one torch thread and an address
-space cap (``resource.setrlimit(RLIMIT_AS)``), so an out-of-memory failure is a reported result.
-Peak memory is the subprocess's peak RSS (``ru_maxrss``), imports and model included.
-
-The peer (``se3-transformer-pytorch==0.9.0``, lucidrains) runs in its own venv,
-``benchmarks/.venv-peer``, created on first use (torch 2.13.0 CPU wheel first, then the peer).
-
-Usage::
-
-    nice -n 19 python -m benchmarks.backbone_speed [--peer-steps 1] [--steps 3] [--scaling-only]
-
-Prints a table; the last line is JSON with ``train_speedup``, ``infer_speedup``,
-``memory_ratio`` (molprop peak / peer peak) and the ``scaling`` points.
+BENCHMARKS.md ("Backbone speed") has the set-up and the commands. Each measurement runs in a
+one-thread subprocess under an address-space cap, so running out of memory is a result; the
+peer runs in ``benchmarks/.venv-peer``, made on first use. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -21,235 +11,171 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks._common import clock, emit_result, peak_rss_mib, run_worker
-from benchmarks._geometry import cluster, knn_edges, radius_edges
+import torch
 
-HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv-peer"
+from benchmarks._common import peak_rss_mib, serve, spawn, time_steps, train_step
+
+MODULE = "benchmarks.backbone_speed"  # the workers run this module
+VENV = Path(__file__).resolve().parent / ".venv-peer"
 PEER_PY = VENV / "bin" / "python"
-WORK = HERE / "work"
 BATCH, ATOMS, NEIGHBORS, DIM, DEPTH, HEADS, IN_DIM = 32, 25, 16, 32, 4, 4, 32
-SCALING_SIZES = (25, 50, 100, 200, 400)
+CAP_GIB, TIMEOUT_S = {"molprop": 8.0, "peer": 20.0}, 1800.0  # address-space caps, per worker
+
+
+def cluster(num: int, generator, density: float = 0.1, min_dist: float = 1.0) -> torch.Tensor:
+    """Molecule-like ``[num, 3]`` points, uniform in a ball of ``density``/A^3, min_dist apart."""
+    radius = (3 * num / (4 * math.pi * density)) ** (1 / 3)
+    points = torch.empty(0, 3)
+    while points.shape[0] < num:
+        cand = (torch.rand(4 * num, 3, generator=generator) * 2 - 1) * radius
+        for p in cand[cand.norm(dim=1) <= radius]:
+            if points.shape[0] == num:
+                break
+            if points.shape[0] == 0 or torch.cdist(p[None], points).min() >= min_dist:
+                points = torch.cat([points, p[None]])
+    return points
+
+
+def edges_of(pos: torch.Tensor, kind: str) -> torch.Tensor:
+    """``[2, E]`` edges ``j -> i``: pairs under 5 A (``radius``), else each atom's kNN.
+
+    The edges of ``molprop.data.featurize.radius_edges``, whose RDKit import would count in
+    the peak RSS.
+    """
+    dist = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
+    if kind == "radius":
+        dst, src = torch.nonzero(dist < 5.0, as_tuple=True)
+        return torch.stack([src, dst])
+    nbr = dist.topk(min(NEIGHBORS, len(pos) - 1), largest=False).indices
+    return torch.stack([nbr.reshape(-1), torch.arange(len(pos)).repeat_interleave(nbr.shape[1])])
 
 
 def measure(model, forward, steps: int, warm_n: int, batch: int, edges: int) -> dict:
-    """Median train (fwd + bwd + Adam) and inference seconds of ``forward(n graphs)``.
+    """Median train (fwd + bwd + Adam) and inference seconds of ``forward(batch graphs)``.
 
     Each is warmed up once on ``warm_n`` graphs; peak RSS covers imports, model and steps.
     """
-    import torch
-
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     base = peak_rss_mib()
 
-    def train(n=batch):
-        opt.zero_grad()
-        forward(n).square().mean().backward()
-        opt.step()
-
     @torch.no_grad()
-    def infer(n=batch):
+    def infer(n):
         model.eval()
         forward(n)
         model.train()
 
-    times = {}
-    for name, step in (("train", train), ("infer", infer)):
+    train = train_step(torch.optim.Adam(model.parameters(), lr=1e-4), forward)
+    for step in (train, infer):
         step(warm_n)
-        times[name] = statistics.median(clock(step)[0] for _ in range(steps))
+    times = time_steps({"train": train, "infer": infer}, steps, batch)
+    train_s, infer_s = times["train"][0], times["infer"][0]
     return dict(
-        edges=edges, train_s=times["train"], infer_s=times["infer"],
-        train_gps=batch / times["train"], infer_gps=batch / times["infer"],
-        peak_mib=peak_rss_mib(), base_mib=base,
+        edges=edges, train_s=train_s, infer_s=infer_s, train_gps=batch / train_s,
+        infer_gps=batch / infer_s, peak_mib=peak_rss_mib(), base_mib=base,
     )  # fmt: skip
 
 
-def worker_molprop(args) -> dict:
-    import torch
+def worker(cfg: dict) -> dict:
+    """One measurement: ``cfg["impl"]`` is ``molprop`` or ``peer`` (in its venv)."""
+    gen = torch.Generator().manual_seed(0)
+    if cfg["impl"] == "peer":
+        from se3_transformer_pytorch import SE3Transformer
+
+        pos = torch.stack([cluster(ATOMS, gen) for _ in range(BATCH)])
+        feats = torch.randn(BATCH, ATOMS, IN_DIM, generator=gen)
+        mask = torch.ones(BATCH, ATOMS, dtype=torch.bool)
+        model = SE3Transformer(
+            dim=DIM, heads=HEADS, dim_head=16, depth=DEPTH, num_degrees=cfg["degree"] + 1,
+            num_neighbors=NEIGHBORS, reduce_dim_out=False,
+        )  # fmt: skip
+
+        def forward(n):
+            return model(feats[:n], pos[:n], mask[:n]).mean(1)
+
+        # warm-up on 2 graphs: builds and caches the peer's basis
+        return measure(model, forward, cfg["steps"], 2, BATCH, BATCH * ATOMS * NEIGHBORS)
     from torch_geometric.data import Batch, Data
 
     from molprop.nn import SE3Transformer
 
-    gen = torch.Generator().manual_seed(0)
-
-    def graph(num):
-        pos = cluster(num, gen)
-        ei = radius_edges(pos, 5.0) if args.edges == "radius" else knn_edges(pos, NEIGHBORS)
-        return Data(x=torch.randn(num, IN_DIM, generator=gen), pos=pos, edge_index=ei)
-
-    batch = Batch.from_data_list([graph(args.atoms) for _ in range(args.batch)])
+    graphs = []
+    for _ in range(cfg["batch"]):
+        pos = cluster(cfg["atoms"], gen)
+        edges, x = edges_of(pos, cfg["edges"]), torch.randn(len(pos), IN_DIM, generator=gen)
+        graphs.append(Data(x=x, pos=pos, edge_index=edges))
+    batch = Batch.from_data_list(graphs)
     model = SE3Transformer(
-        IN_DIM, 0, 1, num_layers=DEPTH, max_degree=args.degree, channels=DIM,
-        num_heads=HEADS, radial_mode=args.radial_mode,
+        IN_DIM, 0, 1, num_layers=DEPTH, max_degree=cfg["degree"], channels=DIM,
+        num_heads=HEADS, radial_mode=cfg["radial_mode"],
     )  # fmt: skip
-    edges = int(batch.edge_index.shape[1])
-    return measure(model, lambda n: model(batch), args.steps, args.batch, args.batch, edges)
-
-
-def worker_peer(args) -> dict:
-    import torch
-    from se3_transformer_pytorch import SE3Transformer
-
-    gen = torch.Generator().manual_seed(0)
-    pos = torch.stack([cluster(args.atoms, gen) for _ in range(args.batch)])
-    feats = torch.randn(args.batch, args.atoms, IN_DIM, generator=gen)
-    mask = torch.ones(args.batch, args.atoms, dtype=torch.bool)
-    model = SE3Transformer(
-        dim=DIM, heads=HEADS, dim_head=16, depth=DEPTH, num_degrees=args.degree + 1,
-        num_neighbors=NEIGHBORS, reduce_dim_out=False,
-    )  # fmt: skip
-
-    def forward(n):
-        return model(feats[:n], pos[:n], mask[:n]).mean(1)
-
-    # warm-up on 2 graphs: builds and caches the peer's basis
-    edges = args.batch * args.atoms * NEIGHBORS
-    return measure(model, forward, args.steps, 2, args.batch, edges)
-
-
-def run_worker_mode(args) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    fn = worker_peer if args.worker == "peer" else worker_molprop
-    try:
-        result = dict(status="ok", **fn(args))
-    except (MemoryError, RuntimeError) as err:
-        if "memory" not in str(err).lower() and not isinstance(err, MemoryError):
-            raise
-        result = dict(status="oom", error=str(err).splitlines()[0][:120], peak_mib=peak_rss_mib())
-    emit_result(result)
+    n, edges = cfg["batch"], int(batch.edge_index.shape[1])
+    return measure(model, lambda _: model(batch), cfg["steps"], n, n, edges)
 
 
 def ensure_peer_venv() -> None:
     """Create ``benchmarks/.venv-peer`` with torch 2.13.0 (CPU wheel) and the peer package."""
-    if PEER_PY.exists():
-        return
-    print(f"creating {VENV} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    pip = [str(PEER_PY), "-m", "pip", "install", "-q"]
-    subprocess.run(pip + ["torch==2.13.0"], check=True)
-    subprocess.run(pip + ["se3-transformer-pytorch==0.9.0"], check=True)
+    if not PEER_PY.exists():
+        print(f"creating {VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        for package in ("torch==2.13.0", "se3-transformer-pytorch==0.9.0"):
+            subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", package], check=True)
 
 
-def spawn(python: str, cap_gib: float, timeout: float, **opts) -> dict:
-    """Run one worker in a subprocess with ``RLIMIT_AS = cap_gib``; return its result dict."""
-    cmd = [python, "-m", "benchmarks.backbone_speed"]
-    for key, value in opts.items():
-        cmd += [f"--{key.replace('_', '-')}", str(value)]
-    cap = int(cap_gib * 2**30)
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        try:  # if the kernel OOM killer must act, make this benchmark process its first choice
-            Path("/proc/self/oom_score_adj").write_text("1000")
-        except OSError:
-            pass
-
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["CACHE_PATH"] = str(WORK / "peer-basis-cache")
-    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
-    result = run_worker(cmd, timeout, preexec_fn=limit, env=env)
-    if "returncode" in result:
-        oom = result["returncode"] < 0 or "memory" in result["error"].lower()
-        result = {"status": "oom" if oom else "error", **result}
+def run(name: str, degree: int, steps: int, **opts) -> dict:
+    """Measure one molprop (or, with ``impl="peer"``, peer) configuration and print it."""
+    cfg = dict(impl="molprop", degree=degree, steps=steps, atoms=ATOMS, batch=BATCH, edges="knn")
+    cfg.update(radial_mode="channelwise", **opts)
+    python = str(PEER_PY) if cfg["impl"] == "peer" else sys.executable
+    result = spawn(MODULE, cfg, python, CAP_GIB[cfg["impl"]], TIMEOUT_S)
+    print(name, json.dumps(result), flush=True)
     return result
 
 
-def fmt(name: str, r: dict) -> str:
-    if r.get("status") != "ok":
-        return f"{name:<34} {r.get('status', '?').upper():>10}  {r.get('error', '')}"
-    return (
-        f"{name:<34} {r['edges']:>7} {r['train_gps']:>10.2f} {r['infer_gps']:>10.2f}"
-        f" {r['peak_mib']:>9.0f}"
-    )
+def summary(runs: dict, points: list[dict]) -> dict:
+    """Speed-ups and memory ratio over the peer at degrees 0-1, log-log slope of the scaling."""
+    ours, peer = runs.get("molprop_L1", {}), runs.get("peer_L1", {})
+    both = ours.get("status") == "ok" and peer.get("status") == "ok"
+    peer_peak = peer.get("peak_mib")  # at an OOM: the peak reached before failing (a bound)
+    ok = [(math.log(pt["edges"]), math.log(pt["train_s"])) for pt in points if pt["status"] == "ok"]
+    # least-squares log-log slope of time vs edges (1.0 = linear)
+    slope = statistics.linear_regression(*zip(*ok, strict=True)).slope if len(ok) >= 2 else None
+    return dict(
+        train_speedup=ours["train_gps"] / peer["train_gps"] if both else None,
+        infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,
+        memory_ratio=ours["peak_mib"] / peer_peak if ours.get("peak_mib") and peer_peak else None,
+        memory_ratio_is_upper_bound=peer.get("status") == "oom",
+        scaling_time_vs_edges_loglog_slope=slope, load_average=os.getloadavg()[0],
+        runs=runs, scaling=points,
+    )  # fmt: skip
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3, help="timed molprop steps (median)")
-    p.add_argument("--peer-steps", type=int, default=1, help="timed peer steps (it is slow)")
-    p.add_argument("--peer-degrees", default="1,2", help="peer max degrees to try")
-    p.add_argument("--cap-gib", type=float, default=8.0, help="address-space cap, molprop runs")
-    p.add_argument("--peer-cap-gib", type=float, default=20.0, help="address-space cap, peer")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
-    p.add_argument("--skip-peer", action="store_true")
-    p.add_argument("--skip-full", action="store_true", help="skip radial_mode='full' row")
     p.add_argument("--scaling-only", action="store_true", help="only the molprop scaling rows")
-    # internal: worker mode
-    p.add_argument("--worker", choices=["molprop", "peer"], help=argparse.SUPPRESS)
-    p.add_argument("--degree", type=int, default=1, help=argparse.SUPPRESS)
-    p.add_argument("--atoms", type=int, default=ATOMS, help=argparse.SUPPRESS)
-    p.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
-    p.add_argument("--edges", default="knn", help=argparse.SUPPRESS)
-    p.add_argument("--radial-mode", default="channelwise", help=argparse.SUPPRESS)
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # JSON settings of one measurement
     args = p.parse_args(argv)
     if args.worker:
-        return run_worker_mode(args)
-
-    print(f"config: batch {BATCH} x {ATOMS} atoms, kNN {NEIGHBORS}, dim {DIM}, depth {DEPTH}, "
-          f"{HEADS} heads, 1 thread; RLIMIT_AS molprop {args.cap_gib} GiB, "
-          f"peer {args.peer_cap_gib} GiB; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"{'run':<34} {'edges':>7} {'train g/s':>10} {'infer g/s':>10} {'peak MiB':>9}")
-    run = dict(cap_gib=args.cap_gib, timeout=args.timeout)
-    results = {}
-    for deg in () if args.scaling_only else (1, 2, 3):
-        results[f"molprop_L{deg}"] = spawn(
-            sys.executable, worker="molprop", degree=deg, steps=args.steps, **run
-        )
-        print(fmt(f"molprop degrees 0-{deg}", results[f"molprop_L{deg}"]), flush=True)
-    if not (args.skip_full or args.scaling_only):
-        r = spawn(sys.executable, worker="molprop", degree=1, steps=1, radial_mode="full", **run)
-        results["molprop_L1_full"] = r
-        print(fmt("molprop 0-1 radial_mode=full", r), flush=True)
-    if not (args.skip_peer or args.scaling_only):
+        return serve(worker, args.worker)
+    runs = {}
+    if not args.scaling_only:
+        for deg in (1, 2, 3):
+            runs[f"molprop_L{deg}"] = run(f"molprop_L{deg}", deg, args.steps)
+        runs["molprop_L1_full"] = run("molprop_L1_full", 1, 1, radial_mode="full")  # slow: 1 step
         ensure_peer_venv()
-        for deg in (int(d) for d in args.peer_degrees.split(",")):
-            r = spawn(str(PEER_PY), worker="peer", degree=deg, steps=args.peer_steps,
-                      cap_gib=args.peer_cap_gib, timeout=args.timeout)  # fmt: skip
-            results[f"peer_L{deg}"] = r
-            print(fmt(f"se3-transformer-pytorch 0-{deg}", r), flush=True)
-
-    print("\nscaling, degrees 0-2, one graph, 5 A radius graph, density 0.1/A^3, fwd+bwd")
-    print(f"{'atoms':>6} {'edges':>7} {'s/step':>8} {'ms/kedge':>9} {'peak MiB':>9}")
-    scaling = []
-    for num in SCALING_SIZES:
-        r = spawn(sys.executable, worker="molprop", degree=2, atoms=num, batch=1,
-                  edges="radius", steps=args.steps, **run)  # fmt: skip
-        point = dict(atoms=num, status=r["status"])
+        for deg in (1, 2):  # one timed step: a peer training step takes minutes
+            runs[f"peer_L{deg}"] = run(f"peer_L{deg}", deg, 1, impl="peer")
+    points = []  # one graph of 25 to 400 atoms, 5 A radius edges, degrees 0-2: fwd + bwd
+    for num in (25, 50, 100, 200, 400):
+        r = run(f"scaling {num} atoms", 2, args.steps, atoms=num, batch=1, edges="radius")
+        points.append(dict(atoms=num, status=r["status"]))
         if r["status"] == "ok":
-            point.update(edges=r["edges"], train_s=r["train_s"], peak_mib=r["peak_mib"])
-            print(f"{num:>6} {r['edges']:>7} {r['train_s']:>8.3f} "
-                  f"{1e6 * r['train_s'] / r['edges']:>9.3f} {r['peak_mib']:>9.0f}")  # fmt: skip
-        else:
-            print(fmt(str(num), r))
-        scaling.append(point)
-
-    ours, peer = results.get("molprop_L1", {}), results.get("peer_L1", {})
-    both = ours.get("status") == "ok" and peer.get("status") == "ok"
-    peer_peak = peer.get("peak_mib")  # at an OOM: the peak reached before failing (a bound)
-    ok = [pt for pt in scaling if pt["status"] == "ok"]
-    slope = None
-    if len(ok) >= 2:  # least-squares log-log slope of time vs edges (1.0 = linear)
-        xs = [math.log(pt["edges"]) for pt in ok]
-        slope = statistics.linear_regression(xs, [math.log(pt["train_s"]) for pt in ok]).slope
-    summary = dict(
-        train_speedup=ours["train_gps"] / peer["train_gps"] if both else None,
-        infer_speedup=ours["infer_gps"] / peer["infer_gps"] if both else None,
-        memory_ratio=ours["peak_mib"] / peer_peak if ours.get("peak_mib") and peer_peak else None,
-        memory_ratio_is_upper_bound=peer.get("status") == "oom",
-        scaling_time_vs_edges_loglog_slope=slope,
-        load_average=os.getloadavg()[0],
-        runs=results,
-        scaling=scaling,
-    )
-    print(json.dumps(summary))
+            points[-1].update(edges=r["edges"], train_s=r["train_s"], peak_mib=r["peak_mib"])
+    print(json.dumps(summary(runs, points)))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,8 @@
 """Fill the marked tables of BENCHMARKS.md from the benchmark records.
 
-Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block of the document is replaced by the
-table ``NAME`` of ``benchmarks/tables.yaml`` (which says how each is built), computed from
-``benchmarks/results/records.jsonl`` and the other files of ``benchmarks/results/``. Text
-outside the markers is left as it is; ``--check`` only reports whether the document is up
-to date (exit 1 when a table would change).
-
-Usage (from the repository root)::
-
-    python -m benchmarks.tables [--doc BENCHMARKS.md] [--check]
+Every ``<!-- table:NAME -->`` … ``<!-- /table -->`` block becomes the table ``NAME`` of
+``benchmarks/tables.yaml``, computed from the files of ``benchmarks/results/``; text outside
+the markers is kept. ``python -m benchmarks.tables --check`` only says whether it is current.
 """
 
 from __future__ import annotations
@@ -23,16 +17,12 @@ from pathlib import Path
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
+from molprop.metrics import MONITOR
 
-SPECS = REPO / "benchmarks" / "tables.yaml"
+DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 NONE = "–"
-
-
-def metric_field(task: str) -> str:
-    """Record field of a task's headline test metric."""
-    return "test_roc_auc" if task == "classification" else "test_rmse"
 
 
 def mean_std(vals: list[float], digits: int = 3) -> str:
@@ -69,8 +59,13 @@ class Records:
     def values(self, rs: list[dict], field: str) -> list[float]:
         return [float(r[field]) for r in rs if r.get(field) is not None]
 
+    def metrics(self, ds: str, split: str, setup: str) -> list[float]:
+        """Test metric of every record of one cell."""
+        return self.values(self.select(dataset=ds, split=split, setup=setup), self.metric(ds))
+
     def metric(self, ds: str) -> str:
-        return metric_field(self.tasks[ds])
+        """Record field of the headline test metric of ``ds`` (the one training monitors)."""
+        return "test_" + MONITOR[self.tasks[ds]][0]
 
 
 def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> str | None:
@@ -78,9 +73,8 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
     stat = col.get("stat", "mean")
     if stat == "metric":
         return "ROC-AUC ↑" if recs.tasks[ds] == "classification" else "RMSE ↓"
-    rs = recs.select(
-        seeds, dataset=ds, split=split, setup=col.get("setup", setup).format(setup=setup)
-    )
+    setup = col.get("setup", setup).format(setup=setup)
+    rs = recs.select(seeds, dataset=ds, split=split, setup=setup)
     field = col.get("field") or recs.metric(ds)
     vals = recs.values(rs, field)
     if stat == "count":
@@ -123,15 +117,9 @@ def goal_table(recs: Records, spec: dict) -> list[str]:
     """Per dataset: the peer's mean, molprop's best setup mean and who is ahead by how much."""
     rows, split = [], spec["split"]
     for ds, task in recs.tasks.items():
-        sign = 1 if task == "classification" else -1  # larger is better after the sign
-        peer = recs.values(
-            recs.select(dataset=ds, split=split, setup=spec["peer"]), recs.metric(ds)
-        )
-        ours = {
-            s: statistics.fmean(v)
-            for s in spec["setups"]
-            if (v := recs.values(recs.select(dataset=ds, split=split, setup=s), recs.metric(ds)))
-        }
+        sign = 1 if MONITOR[task][1] == "max" else -1  # larger is better after the sign
+        peer = recs.metrics(ds, split, spec["peer"])
+        ours = {s: statistics.fmean(v) for s in spec["setups"] if (v := recs.metrics(ds, split, s))}
         if not peer or not ours:
             continue
         best = max(ours, key=lambda s: sign * ours[s])
@@ -153,16 +141,14 @@ def runs_table(recs: Records, spec: dict) -> list[str]:
         wall = r.get("train_wall_s")
         wall = NONE if wall is None else f"{wall}" + (f" ({segs} segments)" if segs > 1 else "")
         metric = r.get(recs.metric(r["dataset"]))
-        cells = [r["split"], r["setup"], r["seed"], NONE if metric is None else metric]
-        cells += [
-            r.get("test_mae", NONE),
-            wall,
-            r.get("predict_wall_s", NONE),
-            r.get("code") or NONE,
-        ]
-        rows.append([r["dataset"], *cells])
+        metric = NONE if metric is None else metric
+        cells = [r["dataset"], r["split"], r["setup"], r["seed"], metric, r.get("test_mae", NONE)]
+        rows.append([*cells, wall, r.get("predict_wall_s", NONE), r.get("code") or NONE])
     head = ["dataset", "split", "setup", "seed", "test metric", "test MAE", "train wall s"]
     return md_table([*head, "predict wall s", "code"], rows)
+
+
+BUILDERS = {"records": records_table, "goal": goal_table, "runs": runs_table}  # kind: json apart
 
 
 def fmt(value) -> str:
@@ -183,14 +169,6 @@ def json_table(results: Path, spec: dict) -> list[str]:
     return md_table(spec["columns"], [[fmt(r.get(c)) for c in spec["columns"]] for r in rows])
 
 
-def render(name: str, spec: dict, recs: Records, results: Path) -> list[str]:
-    """The lines of table ``name``."""
-    kind = spec.get("kind", "records")
-    if kind == "json":
-        return json_table(results, spec)
-    return {"records": records_table, "goal": goal_table, "runs": runs_table}[kind](recs, spec)
-
-
 def fill(text: str, specs: dict, recs: Records, results: Path) -> str:
     """``text`` with every marked table recomputed.
 
@@ -201,8 +179,10 @@ def fill(text: str, specs: dict, recs: Records, results: Path) -> str:
     def one(m: re.Match) -> str:
         if m.group(2) not in specs:
             sys.exit(f"<!-- table:{m.group(2)} -->: no such table in {SPECS}; have {sorted(specs)}")
-        body = "\n".join(render(m.group(2), specs[m.group(2)], recs, results))
-        return m.group(1) + body + "\n" + m.group(4)
+        spec = specs[m.group(2)]
+        kind = spec.get("kind", "records")
+        lines = json_table(results, spec) if kind == "json" else BUILDERS[kind](recs, spec)
+        return m.group(1) + "\n".join(lines) + "\n" + m.group(4)
 
     return BLOCK.sub(one, text)
 
@@ -220,17 +200,15 @@ def load(results: Path = RESULTS, matrix: Path = MATRIX) -> Records:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--doc", type=Path, default=REPO / "BENCHMARKS.md")
-    ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
     args = ap.parse_args(argv)
-    text = args.doc.read_text()
-    new = fill(text, yaml.safe_load(SPECS.read_text()), load(args.results), args.results)
+    text = DOC.read_text()
+    new = fill(text, yaml.safe_load(SPECS.read_text()), load(RESULTS), RESULTS)
     if args.check:
-        print(f"{args.doc}: " + ("up to date" if new == text else "tables out of date"))
+        print(f"{DOC}: " + ("up to date" if new == text else "tables out of date"))
         return int(new != text)
-    args.doc.write_text(new)
-    print(f"filled {len(BLOCK.findall(new))} tables of {args.doc}")
+    DOC.write_text(new)
+    print(f"filled {len(BLOCK.findall(new))} tables of {DOC}")
     return 0
 
 
