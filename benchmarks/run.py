@@ -41,7 +41,7 @@ from benchmarks._common import (
     read_jsonl,
     timed,
 )
-from benchmarks._uncertainty import arrays, molprop_scores, peer_columns, scores
+from benchmarks._uncertainty import arrays, molprop_scores, peer_columns, score_all
 from molprop import artifacts
 from molprop.columns import CONFORMER_STD_SUFFIX as CONFORMER_STD
 from molprop.columns import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
@@ -272,11 +272,9 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
                 log(f"FAILED {spec['peer']} {method} {keep.name}")
                 return None
             rec["commands"].append(" ".join(ucmd))
-        cols = peer_columns(*(pd.read_csv(p) for p in outs.values()), target)
-        y = truth[target].to_numpy(float)
-        rec["unc"] = scores(y, *cols)
-        mean, std, lower, upper = cols
-        rec["unc_arrays"] = arrays(y=y, mean=mean, std=std, lower=lower, upper=upper)
+        mean, std, lower, upper = peer_columns(*map(pd.read_csv, outs.values()), target)
+        cols = dict(y=truth[target].to_numpy(float), mean=mean, std=std, lower=lower, upper=upper)
+        rec.update(unc=score_all(cols), unc_arrays=arrays(**cols))
     return {"tool": spec["peer"], "code": "chemprop 2.3.1", "total_wall_s": res["wall_s"], **rec}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
+from benchmarks._uncertainty import seed_mean_ci
 from molprop.metrics import MONITOR
 
 DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
@@ -57,7 +58,13 @@ class Records:
         ]
 
     def values(self, rs: list[dict], field: str) -> list[float]:
-        return [float(r[field]) for r in rs if r.get(field) is not None]
+        """``field`` of each record that has it; ``a.b`` reads ``record["a"]["b"]``."""
+        out = []
+        for r in rs:
+            for part in field.split("."):
+                r = r.get(part) if isinstance(r, dict) else None
+            out += [] if r is None else [float(r)]
+        return out
 
     def metrics(self, ds: str, split: str, setup: str) -> list[float]:
         """Test metric of every record of one cell."""
@@ -73,10 +80,17 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
     stat = col.get("stat", "mean")
     if stat == "metric":
         return "ROC-AUC ↑" if recs.tasks[ds] == "classification" else "RMSE ↓"
-    setup = col.get("setup", setup).format(setup=setup)
+    row, setup = setup, col.get("setup", setup).format(setup=setup)
     rs = recs.select(seeds, dataset=ds, split=split, setup=setup)
-    field = col.get("field") or recs.metric(ds)
-    vals = recs.values(rs, field)
+    if stat == "ci":  # seed mean, bootstrap interval over molecules; minus the peer's if named
+        peer = {r["seed"]: r for r in recs.select(dataset=ds, split=split, setup=col.get("peer"))}
+        rs = [r for r in rs if r["seed"] in peer] if "peer" in col else rs
+        other = [peer[r["seed"]] for r in rs] if "peer" in col else None
+        if not rs:
+            return None
+        (value, lo, hi), d = seed_mean_ci(rs, col["score"], other), col.get("digits", 3)
+        return f"{value:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
+    vals = recs.values(rs, (col.get("field") or recs.metric(ds)).format(setup=row))
     if stat == "count":
         return str(len(rs)) if rs else None
     if stat == "seeds":
