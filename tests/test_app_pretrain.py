@@ -122,6 +122,7 @@ def test_build_module_fine_tunes_from_pretrained(pretrained):
     dm = SimpleNamespace(
         atom_dim=spec.backbone["in_dim"],
         edge_dim=spec.backbone["edge_dim"],
+        descriptor_dim=0,
         task_names=["logp"],
         task="regression",
         scaler_mean=[0.0],

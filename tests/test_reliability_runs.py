@@ -447,7 +447,7 @@ def test_diverging_training_stops_with_message(tiny_csv, cache_dir, tmp_path, ca
 
 def test_non_finite_loss_raises_training_error():
     from molprop.exceptions import TrainingError
-    from molprop.lit.module import check_finite_loss
+    from molprop.lit.losses import check_finite_loss
 
     check_finite_loss(torch.tensor(0.5), 0, 0)
     for bad in (float("nan"), float("inf")):
