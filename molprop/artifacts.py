@@ -22,9 +22,9 @@ from molprop.bagging import AGGREGATE_METHODS as AGGREGATES
 from molprop.data.config import BaggingConfig
 from molprop.data.descriptor_set import descriptor_dim
 from molprop.data.tables import TASKS
-from molprop.exceptions import InputError, MolpropError
+from molprop.exceptions import ArtifactError, InputError
 from molprop.model import PropertyModel
-from molprop.run_dir import RunDir
+from molprop.run_dir import RunDir, check_run_dir
 
 __all__ = [
     "FORMAT_VERSION",
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-
-
-class ArtifactError(MolpropError):
-    """A run directory or its ``model/`` folder is missing, incomplete or incompatible."""
 
 
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -146,17 +142,7 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
     Raises:
         ArtifactError: When the folder or file is missing, unreadable or incompatible.
     """
-    run = RunDir(run_dir)
-    if not run.root.is_dir():
-        raise ArtifactError(
-            f"run directory '{run.root}' does not exist; expected the output "
-            "folder of a finished `molprop train` run"
-        )
-    if not run.model_json.exists() and not run.model_json.is_symlink():
-        raise ArtifactError(
-            f"run directory '{run.root}' has no model/model.json; expected a "
-            "finished training run (model/ is written at the end of training)"
-        )
+    run = check_run_dir(run_dir)
     _regular_file(run.model_json, "model description")
     try:
         raw = json.loads(run.model_json.read_text(encoding="utf-8"))

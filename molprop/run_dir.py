@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from molprop.exceptions import InputError
+from molprop.exceptions import ArtifactError, InputError
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,25 @@ def resume_target(ckpt_path: str | Path) -> tuple[Path | None, int, Path]:
         member, parent = int(parent.name[len("member_") :]), parent.parent
     root = parent.parent if parent.name == "checkpoints" else None
     return root, member, path
+
+
+def check_run_dir(run_dir: str | Path) -> RunDir:
+    """Return the :class:`RunDir` of ``run_dir`` if it is a folder holding ``model/model.json``.
+
+    Cheap (no torch): ``molprop predict`` calls it before loading the model.
+
+    Raises:
+        ArtifactError: When the folder does not exist or has no ``model/model.json``.
+    """
+    run = RunDir(run_dir)
+    if not run.root.is_dir():
+        raise ArtifactError(
+            f"run directory '{run.root}' does not exist; expected the output "
+            "folder of a finished `molprop train` run"
+        )
+    if not run.model_json.exists() and not run.model_json.is_symlink():
+        raise ArtifactError(
+            f"run directory '{run.root}' has no model/model.json; expected a "
+            "finished training run (model/ is written at the end of training)"
+        )
+    return run
