@@ -1,13 +1,13 @@
-"""Training as users run it: ``molprop train`` multirun with sweep_summary.csv, 2-process DDP
-(Lightning re-launches ``python -m molprop train``), ``python train.py`` with submitit local, and
-the Optuna sweeper (in-process: the sweeper is under test, not the shell entry point)."""
+"""Training as users run it: 2-process DDP (Lightning re-launches ``python -m molprop train``),
+a ``python train.py -m`` multirun on submitit local with sweep_summary.csv, and the Optuna
+sweeper (in-process: the sweeper is under test, not the shell entry point)."""
 
 import importlib.util
 import json
 
 import pandas as pd
 import pytest
-from conftest import FEW_BOOTSTRAP, TINY, hydra_main, run_cli
+from conftest import FEW_BOOTSTRAP, ROOT, TINY, hydra_main, run_cli
 
 
 def tiny_cli(tiny_csv, cache_dir):
@@ -25,30 +25,6 @@ def tiny_cli(tiny_csv, cache_dir):
 
 def check(result):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
-def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
-    sweep = tmp_path / "sweep"
-    result = run_cli(
-        [
-            "-m",
-            "molprop",
-            "train",
-            "-m",
-            *tiny_cli(tiny_csv, cache_dir),
-            "seed=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,  # any working directory: the configs are the project's conf/
-    )
-    check(result)
-    summary = pd.read_csv(sweep / "sweep_summary.csv")
-    assert len(summary) == 2 and (summary["status"] == "ok").all()
-    assert summary["overrides"].str.contains("seed=1").sum() == 1
-    assert (summary["metric"] == "val/rmse").all()
-    assert summary[["val", "test"]].notna().all().all()
-    for run_dir in summary["run_dir"]:
-        assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
 
 
 def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
@@ -74,27 +50,38 @@ def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran in its own process
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
-    reason="hydra-submitit-launcher not installed",
-)
-def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
-    sweep = tmp_path / "submitit"
+SUBMITIT = importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is not None
+
+
+def test_multirun_on_submitit_local_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
+    """``python train.py -m hydra/launcher=local seed=0,1``: two jobs, each in its own
+    submitit process, and the summary of both. Without hydra-submitit-launcher the jobs run
+    on the basic launcher (which the Optuna test below also uses)."""
+    sweep = tmp_path / "sweep"
     result = run_cli(
         [
-            "train.py",
+            str(ROOT / "train.py"),
             "-m",
-            "hydra/launcher=local",
+            *(["hydra/launcher=local"] if SUBMITIT else []),
             *tiny_cli(tiny_csv, cache_dir),
-            "seed=3",
+            "seed=0,1",
             f"hydra.sweep.dir={sweep}",
         ],
+        cwd=tmp_path,  # any working directory: the configs are the project's conf/
         timeout=300,
     )
     check(result)
     summary = pd.read_csv(sweep / "sweep_summary.csv")
-    assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
-    assert (sweep / "0" / "metrics.json").is_file()
+    assert len(summary) == 2 and (summary["status"] == "ok").all()
+    assert summary["overrides"].str.contains("seed=1").sum() == 1
+    assert (summary["metric"] == "val/rmse").all()
+    assert summary[["val", "test"]].notna().all().all()
+    for run_dir in summary["run_dir"]:
+        assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
+    for job in ("0", "1"):
+        assert (sweep / job / "metrics.json").is_file()
+    if SUBMITIT:  # submitit ran both jobs
+        assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2
 
 
 def test_sweep_summary_lists_failed_jobs(tmp_path):
