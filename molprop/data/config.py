@@ -201,19 +201,16 @@ class GraphConfig:
     max_neighbors: int | None = 16
 
     def __post_init__(self):
-        self.hydrogens = check_choice("graph", "hydrogens", self.hydrogens, HYDROGEN_MODES)
+        g = "graph"
+        self.hydrogens = check_choice(g, "hydrogens", self.hydrogens, HYDROGEN_MODES)
         cutoff = self.cutoff
-        if cutoff is not None and not (float(cutoff) > 0):
+        number = isinstance(cutoff, (int, float)) and not isinstance(cutoff, bool)
+        if cutoff is not None and not (number and cutoff > 0):
             raise InputError(
-                f"graph.cutoff: received {cutoff}; expected a positive distance or null"
-            )
-        max_nb = self.max_neighbors
-        if max_nb is not None and int(max_nb) < 1:
-            raise InputError(
-                f"graph.max_neighbors: received {max_nb}; expected an integer >= 1 or null"
+                f"graph.cutoff: received {cutoff!r}; expected a positive distance or null"
             )
         self.cutoff = None if cutoff is None else float(cutoff)
-        self.max_neighbors = None if max_nb is None else int(max_nb)
+        self.max_neighbors = check_int(g, "max_neighbors", self.max_neighbors, 1, optional=True)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> GraphConfig:
