@@ -91,6 +91,21 @@ def device(request):
     return dev
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread, as the subprocesses get (``OMP_NUM_THREADS=1`` in :func:`run_cli`).
+
+    The tiny models train several times faster single-threaded on a shared 2-core machine
+    (thread hand-offs cost more than their small ops).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_csv(tmp_path_factory) -> Path:
     """A 32-molecule regression CSV (smiles, logp)."""

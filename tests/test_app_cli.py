@@ -1,6 +1,7 @@
 """Training as users run it: 2-process DDP (Lightning re-launches ``python -m molprop train``),
-a ``python train.py -m`` multirun on submitit local with sweep_summary.csv, and the Optuna
-sweeper (in-process: the sweeper is under test, not the shell entry point)."""
+``python train.py`` (from another directory) with submitit local, and the ``molprop train``
+multirun and Optuna sweeper with sweep_summary.csv (in-process: the sweepers are under test,
+not the shell entry point)."""
 
 import importlib.util
 import json
@@ -50,27 +51,16 @@ def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran in its own process
 
 
-SUBMITIT = importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is not None
+def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
+    """``molprop train -m ... seed=0,1`` on the basic launcher (in-process: the multirun and
+    its summary are under test; the shell entry points run in the DDP and submitit tests)."""
+    from molprop.cli.train import main
 
-
-def test_multirun_on_submitit_local_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
-    """``python train.py -m hydra/launcher=local seed=0,1``: two jobs, each in its own
-    submitit process, and the summary of both. Without hydra-submitit-launcher the jobs run
-    on the basic launcher (which the Optuna test below also uses)."""
     sweep = tmp_path / "sweep"
-    result = run_cli(
-        [
-            str(ROOT / "train.py"),
-            "-m",
-            *(["hydra/launcher=local"] if SUBMITIT else []),
-            *tiny_cli(tiny_csv, cache_dir),
-            "seed=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,  # any working directory: the configs are the project's conf/
-        timeout=300,
+    status = hydra_main(
+        main, ["-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1", f"hydra.sweep.dir={sweep}"]
     )
-    check(result)
+    assert status == 0
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 2 and (summary["status"] == "ok").all()
     assert summary["overrides"].str.contains("seed=1").sum() == 1
@@ -78,10 +68,31 @@ def test_multirun_on_submitit_local_writes_sweep_summary(tiny_csv, cache_dir, tm
     assert summary[["val", "test"]].notna().all().all()
     for run_dir in summary["run_dir"]:
         assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
-    for job in ("0", "1"):
-        assert (sweep / job / "metrics.json").is_file()
-    if SUBMITIT:  # submitit ran both jobs
-        assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
+    reason="hydra-submitit-launcher not installed",
+)
+def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
+    sweep = tmp_path / "submitit"
+    result = run_cli(
+        [
+            str(ROOT / "train.py"),
+            "-m",
+            "hydra/launcher=local",
+            *tiny_cli(tiny_csv, cache_dir),
+            "seed=3",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,  # any working directory: the configs are the project's conf/
+        timeout=300,
+    )
+    check(result)
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
+    assert (sweep / "0" / "metrics.json").is_file()
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 1  # submitit ran it
 
 
 def test_sweep_summary_lists_failed_jobs(tmp_path):
