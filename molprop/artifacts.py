@@ -1,16 +1,6 @@
-"""The run-directory layout, and saving/loading ``model/`` without Hydra or pickles.
+"""Saving and loading a run's ``model/`` (``model.json`` + safetensors) without Hydra or pickles.
 
-Layout of a training run (the one place that defines it)::
-
-    <run_dir>/
-      config.yaml              resolved Hydra config
-      splits.json, skipped.csv written by the datamodule
-      checkpoints/             best.ckpt, last.ckpt (every epoch); member_<m>/ when M > 1
-      model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
-      model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
-      metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
-      calibration.png          uncertainty calibration on the test split (regression)
-
+The run-directory layout is :mod:`molprop.run_dir` (:class:`RunDir` is re-exported here).
 ``load_model(run_dir)`` rebuilds the ensemble from ``model/`` only: JSON plus
 safetensors, so loading never unpickles arbitrary objects.
 """
@@ -29,74 +19,28 @@ from safetensors.torch import load_file, save_file
 
 from molprop.atomic import atomic_path, write_text_atomic
 from molprop.bagging import AGGREGATE_METHODS as AGGREGATES
+from molprop.data.config import BaggingConfig
 from molprop.data.descriptor_set import descriptor_dim
 from molprop.data.tables import TASKS
-from molprop.exceptions import InputError, MolpropError
+from molprop.exceptions import ArtifactError, InputError
 from molprop.model import PropertyModel
+from molprop.run_dir import RunDir, check_run_dir
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ArtifactError",
+    "ModelSpec",
+    "RunDir",
+    "build_model",
+    "load_model",
+    "load_spec",
+    "non_finite_tensors",
+    "save_member",
+    "save_spec",
+    "spec_problem",
+]
 
 FORMAT_VERSION = 1
-
-
-class ArtifactError(MolpropError):
-    """A run directory or its ``model/`` folder is missing, incomplete or incompatible."""
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """Paths inside one run directory."""
-
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-
-    config = property(lambda self: self.root / "config.yaml")
-    splits = property(lambda self: self.root / "splits.json")
-    skipped = property(lambda self: self.root / "skipped.csv")
-    checkpoints = property(lambda self: self.root / "checkpoints")
-    model_dir = property(lambda self: self.root / "model")
-    model_json = property(lambda self: self.root / "model" / "model.json")
-    metrics = property(lambda self: self.root / "metrics.json")
-    test_predictions = property(lambda self: self.root / "test_predictions.csv")
-    parity_plot = property(lambda self: self.root / "parity.png")
-    roc_plot = property(lambda self: self.root / "roc.png")
-    calibration_plot = property(lambda self: self.root / "calibration.png")
-    logs = property(lambda self: self.root / "logs")
-
-    def member_checkpoints(self, member: int, size: int) -> Path:
-        """Checkpoint folder of ensemble member ``member`` out of ``size``."""
-        return self.checkpoints if size <= 1 else self.checkpoints / f"member_{member}"
-
-    def member_weights(self, member: int) -> Path:
-        """Safetensors file of ensemble member ``member``."""
-        return self.model_dir / f"member_{member}.safetensors"
-
-
-#: File name of the checkpoint written after every epoch (the one to resume from).
-LAST_CHECKPOINT = "last.ckpt"
-
-
-def resume_target(ckpt_path: str | Path) -> tuple[Path | None, int, Path]:
-    """Interpret a resume checkpoint: its run directory, ensemble member and resolved path.
-
-    ``<run>/checkpoints/last.ckpt`` is member 0 of ``<run>``;
-    ``<run>/checkpoints/member_<m>/last.ckpt`` is member ``m``. Any other file resumes member 0
-    without a run directory (``None``).
-
-    Raises:
-        InputError: When ``ckpt_path`` is not a file.
-    """
-    path = Path(str(ckpt_path)).expanduser().resolve()
-    if not path.is_file():
-        raise InputError(
-            f"ckpt_path={str(ckpt_path)!r}: no such file; expected a checkpoint such as "
-            f"<run_dir>/checkpoints/{LAST_CHECKPOINT}"
-        )
-    parent, member = path.parent, 0
-    if parent.name.startswith("member_") and parent.name[len("member_") :].isdigit():
-        member, parent = int(parent.name[len("member_") :]), parent.parent
-    root = parent.parent if parent.name == "checkpoints" else None
-    return root, member, path
 
 
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
@@ -198,17 +142,7 @@ def load_spec(run_dir: str | Path) -> ModelSpec:
     Raises:
         ArtifactError: When the folder or file is missing, unreadable or incompatible.
     """
-    run = RunDir(run_dir)
-    if not run.root.is_dir():
-        raise ArtifactError(
-            f"run directory '{run.root}' does not exist; expected the output "
-            "folder of a finished `molprop train` run"
-        )
-    if not run.model_json.exists() and not run.model_json.is_symlink():
-        raise ArtifactError(
-            f"run directory '{run.root}' has no model/model.json; expected a "
-            "finished training run (model/ is written at the end of training)"
-        )
+    run = check_run_dir(run_dir)
     _regular_file(run.model_json, "model description")
     try:
         raw = json.loads(run.model_json.read_text(encoding="utf-8"))
@@ -262,7 +196,7 @@ def spec_problem(spec: ModelSpec) -> str | None:
     if neighbors is not None and not (isinstance(neighbors, int) and neighbors >= 1):
         return f"graph.max_neighbors={neighbors!r}; expected an integer >= 1 or null"
     for name, value in (
-        ("bagging.aggregate", spec.bagging.get("aggregate", "mean")),
+        ("bagging.aggregate", spec.bagging.get("aggregate", BaggingConfig.aggregate)),
         ("ensemble_aggregate", spec.ensemble_aggregate),
     ):
         if value not in AGGREGATES:

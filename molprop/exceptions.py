@@ -22,3 +22,7 @@ class TooManySkippedError(InputError):
 
 class TrainingError(MolpropError):
     """Training cannot go on, e.g. the loss became NaN or infinite."""
+
+
+class ArtifactError(MolpropError):
+    """A run directory or its ``model/`` folder is missing, incomplete or incompatible."""

@@ -11,7 +11,7 @@ from molprop.bagging import (
     molecule_targets,
     select_conformer,
 )
-from molprop.lit.module import masked_loss
+from molprop.lit.losses import masked_loss
 from molprop.metrics import compute_metrics, spread_error_spearman, to_json_safe
 
 PREDS = torch.tensor([[1.0], [3.0], [2.0], [10.0], [5.0], [6.0]])

@@ -1,13 +1,14 @@
-"""Training as users run it: ``molprop train`` multirun with sweep_summary.csv, 2-process DDP
-(Lightning re-launches ``python -m molprop train``), ``python train.py`` with submitit local and
-Optuna."""
+"""Training as users run it: 2-process DDP (Lightning re-launches ``python -m molprop train``),
+``python train.py`` (from another directory) with submitit local, and the ``molprop train``
+multirun and Optuna sweeper with sweep_summary.csv (in-process: the sweepers are under test,
+not the shell entry point)."""
 
 import importlib.util
 import json
 
 import pandas as pd
 import pytest
-from conftest import TINY, run_cli
+from conftest import FEW_BOOTSTRAP, ROOT, TINY, hydra_main, run_cli
 
 
 def tiny_cli(tiny_csv, cache_dir):
@@ -19,35 +20,12 @@ def tiny_cli(tiny_csv, cache_dir):
         f"paths.data_dir={cache_dir}",
         "trainer.max_epochs=1",
         "logger=csv",
+        FEW_BOOTSTRAP,
     ]
 
 
 def check(result):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
-def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
-    sweep = tmp_path / "sweep"
-    result = run_cli(
-        [
-            "-m",
-            "molprop",
-            "train",
-            "-m",
-            *tiny_cli(tiny_csv, cache_dir),
-            "seed=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,  # any working directory: the configs are the project's conf/
-    )
-    check(result)
-    summary = pd.read_csv(sweep / "sweep_summary.csv")
-    assert len(summary) == 2 and (summary["status"] == "ok").all()
-    assert summary["overrides"].str.contains("seed=1").sum() == 1
-    assert (summary["metric"] == "val/rmse").all()
-    assert summary[["val", "test"]].notna().all().all()
-    for run_dir in summary["run_dir"]:
-        assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
 
 
 def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
@@ -73,6 +51,25 @@ def test_ddp_two_processes_on_cpu(tiny_csv, cache_dir, tmp_path):
     assert (run_dir / "train_ddp_process_1.log").is_file()  # rank 1 ran in its own process
 
 
+def test_multirun_writes_sweep_summary(tiny_csv, cache_dir, tmp_path):
+    """``molprop train -m ... seed=0,1`` on the basic launcher (in-process: the multirun and
+    its summary are under test; the shell entry points run in the DDP and submitit tests)."""
+    from molprop.cli.train import main
+
+    sweep = tmp_path / "sweep"
+    status = hydra_main(
+        main, ["-m", *tiny_cli(tiny_csv, cache_dir), "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    )
+    assert status == 0
+    summary = pd.read_csv(sweep / "sweep_summary.csv")
+    assert len(summary) == 2 and (summary["status"] == "ok").all()
+    assert summary["overrides"].str.contains("seed=1").sum() == 1
+    assert (summary["metric"] == "val/rmse").all()
+    assert summary[["val", "test"]].notna().all().all()
+    for run_dir in summary["run_dir"]:
+        assert (pd.io.common.Path(run_dir) / "model" / "model.json").is_file()
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
     reason="hydra-submitit-launcher not installed",
@@ -81,19 +78,21 @@ def test_submitit_local_launcher(tiny_csv, cache_dir, tmp_path):
     sweep = tmp_path / "submitit"
     result = run_cli(
         [
-            "train.py",
+            str(ROOT / "train.py"),
             "-m",
             "hydra/launcher=local",
             *tiny_cli(tiny_csv, cache_dir),
             "seed=3",
             f"hydra.sweep.dir={sweep}",
         ],
+        cwd=tmp_path,  # any working directory: the configs are the project's conf/
         timeout=300,
     )
     check(result)
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 1 and summary.loc[0, "status"] == "ok"
     assert (sweep / "0" / "metrics.json").is_file()
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 1  # submitit ran it
 
 
 def test_sweep_summary_lists_failed_jobs(tmp_path):
@@ -124,20 +123,25 @@ def test_sweep_summary_lists_failed_jobs(tmp_path):
     reason="hydra-optuna-sweeper not installed",
 )
 def test_optuna_search_runs_trials_and_summarises(tiny_csv, cache_dir, tmp_path):
+    from molprop.cli.train import main
+
     sweep = tmp_path / "optuna"
-    result = run_cli(
+    status = hydra_main(
+        main,
         [
-            "train.py",
             "hparams_search=optuna",
             *tiny_cli(tiny_csv, cache_dir),
+            # fixed on the command line, so the trials stay tiny (Optuna searches lr, decay)
+            "model.backbone.channels=8",
+            "model.backbone.num_layers=1",
             "hydra.sweeper.n_trials=2",
             "hydra.sweeper.sampler.n_startup_trials=1",
             f"hydra.sweep.dir={sweep}",
         ],
-        timeout=300,
     )
-    check(result)
+    assert status == 0
     summary = pd.read_csv(sweep / "sweep_summary.csv")
     assert len(summary) == 2 and (summary["status"] == "ok").all()
     assert summary["overrides"].str.contains("optimizer.lr=").all()
+    assert summary["overrides"].str.extract(r"optimizer\.lr=(\S+)")[0].nunique() == 2
     assert (sweep / "optimization_results.yaml").is_file()

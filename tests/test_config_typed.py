@@ -150,6 +150,16 @@ def test_cache_settings_and_keys_are_those_of_earlier_runs():
             "graph.max_neighbors: received 0; expected an integer >= 1 or null",
         ),
         (
+            GraphConfig,
+            {"cutoff": "far"},
+            "graph.cutoff: received 'far'; expected a positive distance or null",
+        ),
+        (
+            GraphConfig,
+            {"hydrogens": "some"},
+            "graph.hydrogens: received 'some'; expected one of ('explicit', 'implicit')",
+        ),
+        (
             DataConfig,
             {"split": "time"},
             "data.split: received 'time'; expected one of ('random', 'scaffold', 'column', 'file')",

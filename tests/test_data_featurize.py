@@ -8,6 +8,7 @@ import torch
 
 from molprop.chem.config import ConformerConfig
 from molprop.chem.embed import embed_molecule
+from molprop.data.config import GraphConfig
 from molprop.data.featurize import (
     ATOM_FEATURE_DIM,
     BOND_FEATURE_DIM,
@@ -32,7 +33,8 @@ def test_dims_are_exported():
 
 
 def test_explicit_hydrogens_fully_connected(phenol):
-    data = MolFeaturizer(phenol.mol, {"hydrogens": "explicit"}).graph(phenol.coords[1], [2.0], 5, 1)
+    graph = {"hydrogens": "explicit", "cutoff": None, "max_neighbors": None}
+    data = MolFeaturizer(phenol.mol, graph).graph(phenol.coords[1], [2.0], 5, 1)
     validate_data(data, num_tasks=1)
     n = 13
     assert data.z.tolist().count(1) == 6 and data.x.shape == (n, ATOM_FEATURE_DIM)
@@ -92,6 +94,13 @@ def test_smiles_to_graphs_errors_in_order():
     assert int(graphs[2][1].mol_idx) == 12 and torch.isnan(graphs[2][0].y).all()
     for data in graphs[0] + graphs[2]:
         validate_data(data, num_tasks=1)
+
+
+def test_featurizer_defaults_are_graph_config_defaults(phenol):
+    """The featurizer has no defaults of its own: missing keys take GraphConfig's."""
+    assert MolFeaturizer(phenol.mol, {}).cfg == GraphConfig()
+    assert MolFeaturizer(phenol.mol, None).cfg == GraphConfig()
+    assert MolFeaturizer(phenol.mol, {"hydrogens": "explicit"}).cfg.cutoff == GraphConfig.cutoff
 
 
 def test_bad_graph_config():

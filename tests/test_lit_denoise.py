@@ -50,6 +50,15 @@ def test_config_reads_and_rejects():
         MolpropModule({**BACKBONE, "max_degree": 0}, ["t"], denoise={"weight": 1.0})
 
 
+def test_defaults_are_the_dataclass_and_backbone_defaults():
+    """Absent keys take DenoiseConfig's fields; an unset max_degree is the backbone's own."""
+    assert DenoiseConfig.from_dict({"weight": 0.5}) == DenoiseConfig(weight=0.5)
+    backbone = {k: v for k, v in BACKBONE.items() if k not in ("max_degree", "channels")}
+    module = MolpropModule(backbone, ["t"], denoise={"weight": 1.0})
+    channels = module.model.backbone.config["channels"]  # SE3Transformer's default
+    assert module.denoise_head.gates[0].in_features == channels
+
+
 def test_off_by_default_has_no_head():
     module = MolpropModule(BACKBONE, ["t"])
     assert not hasattr(module, "denoise_head")

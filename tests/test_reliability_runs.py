@@ -30,8 +30,8 @@ from molprop.cli import predict as predict_cli
 from molprop.cli import train as train_cli
 from molprop.exceptions import InputError, MolpropError
 
-EPOCHS = 4
-KILL_AT_EPOCH = 2  # the killed run dies when epoch 2 starts: last.ckpt holds epoch 1
+EPOCHS = 3
+KILL_AT_EPOCH = 1  # the killed run dies when epoch 1 starts: last.ckpt holds epoch 0
 
 
 class Marker:
@@ -50,7 +50,7 @@ def run_overrides(csv: Path, run_dir: Path, cache: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def trained(tiny_csv, cache_dir, tmp_path_factory) -> Path:
-    """One uninterrupted tiny run (4 epochs); cases copy it before damaging anything."""
+    """One uninterrupted tiny run (3 epochs); cases copy it before damaging anything."""
     from molprop.train.run import train
 
     run_dir = tmp_path_factory.mktemp("reliability") / "run"
@@ -447,7 +447,7 @@ def test_diverging_training_stops_with_message(tiny_csv, cache_dir, tmp_path, ca
 
 def test_non_finite_loss_raises_training_error():
     from molprop.exceptions import TrainingError
-    from molprop.lit.module import check_finite_loss
+    from molprop.lit.losses import check_finite_loss
 
     check_finite_loss(torch.tensor(0.5), 0, 0)
     for bad in (float("nan"), float("inf")):

@@ -15,6 +15,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from molprop.cli.errors import VERBOSE_FLAG, run_command, strip_verbose
 from molprop.inference.readers import DEFAULT_CHUNK_SIZE
+from molprop.run_dir import check_run_dir
 
 log = logging.getLogger("molprop.inference.stream")
 PROG = "molprop predict"
@@ -106,15 +107,16 @@ def check_paths(output: str | None, cache_dir: str | None) -> None:
 
 
 def _run(args) -> int:
-    # imported here so that `--help` answers without loading torch
-    from molprop.inference.stream import iter_predictions, predict, write_predictions
-
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
     check_paths(args.output, args.cache_dir)
+    check_run_dir(args.run_dir)  # a mistyped RUN_DIR is reported before torch loads
+    # imported here so that `--help` and the checks above answer without loading torch
+    from molprop.inference.stream import iter_predictions, predict, write_predictions
+
     options = dict(
         smiles_column=args.smiles_column,
         num_conformers=args.num_conformers,

@@ -88,7 +88,7 @@ def resume_args(args: Sequence[str]) -> list[str]:
     multirun = any(a in ("-m", "--multirun") for a in args)
     if not ckpt or ckpt == "null" or multirun or _override_value(args, "hydra.run.dir"):
         return list(args)
-    from molprop.artifacts import resume_target
+    from molprop.run_dir import resume_target
 
     root, _, _ = resume_target(ckpt)
     if root is None:

@@ -15,7 +15,6 @@ from typing import Any
 from molprop.bagging import AGGREGATE_METHODS
 from molprop.chem.config import ConformerConfig
 from molprop.config import check_choice, check_int, check_number, from_mapping
-from molprop.data.featurize import check_graph_config
 from molprop.data.splits import METHODS
 from molprop.data.tables import TASKS
 from molprop.exceptions import InputError
@@ -26,6 +25,8 @@ BUILTINS = ("chembl_freewilson",)
 BUILTIN_DEFAULTS = {
     "chembl_freewilson": {"smiles_column": "smiles", "target_columns": ["activity"]},
 }
+#: ``graph.hydrogens``: every hydrogen a node, or heavy atoms only.
+HYDROGEN_MODES = ("explicit", "implicit")
 #: ``bagging.train_sampling``: one random conformer per molecule per epoch, or all of them.
 TRAIN_SAMPLING = ("sample", "all")
 
@@ -200,11 +201,16 @@ class GraphConfig:
     max_neighbors: int | None = 16
 
     def __post_init__(self):
-        # the featurizer's own check validates and normalises the values
-        checked = check_graph_config(self.as_dict())
-        self.hydrogens = checked["hydrogens"]
-        self.cutoff = checked["cutoff"]
-        self.max_neighbors = checked["max_neighbors"]
+        g = "graph"
+        self.hydrogens = check_choice(g, "hydrogens", self.hydrogens, HYDROGEN_MODES)
+        cutoff = self.cutoff
+        number = isinstance(cutoff, (int, float)) and not isinstance(cutoff, bool)
+        if cutoff is not None and not (number and cutoff > 0):
+            raise InputError(
+                f"graph.cutoff: received {cutoff!r}; expected a positive distance or null"
+            )
+        self.cutoff = None if cutoff is None else float(cutoff)
+        self.max_neighbors = check_int(g, "max_neighbors", self.max_neighbors, 1, optional=True)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> GraphConfig:

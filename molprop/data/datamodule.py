@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.loader import DataLoader
-from tqdm.auto import tqdm
 
 from molprop.chem.config import ConformerConfig
 from molprop.config import as_dict, coerce
@@ -37,24 +36,20 @@ from molprop.data.config import (
     GraphConfig,
     conformers_kept,
 )
-from molprop.data.conformer_jobs import build_ensembles, check_skipped, skipped_frame
-from molprop.data.dataset import (
-    ConformerDataset,
-    ConformerSampler,
-    file_digest,
-    load_or_build,
-    nan_scaler,
-    processed_key,
-)
+from molprop.data.conformer_jobs import check_skipped, skipped_frame
+from molprop.data.dataset import ConformerDataset, ConformerSampler, load_or_build, nan_scaler
 from molprop.data.descriptor_set import DescriptorSet
 from molprop.data.descriptors import DescriptorScaler, rdkit2d_names, user_descriptors
 from molprop.data.featurize import ATOM_FEATURE_DIM, BOND_FEATURE_DIM
 from molprop.data.io import MolTable, read_table
-from molprop.data.keys import MOL_FEATURES
-from molprop.data.pipeline import ensemble_graphs, structure_ensemble
 from molprop.data.sources import resolve_data_path
 from molprop.data.splits import SPLIT_NAMES, make_split, write_split
-from molprop.exceptions import TooManySkippedError
+from molprop.data.table_graphs import (
+    attach_descriptors,
+    build_table_graphs,
+    dataset_key,
+    dataset_root,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +139,21 @@ class MolDataModule(L.LightningDataModule):
         self.smiles_column, self.task = table.smiles_column, table.task
         self.task_names, self.carried_columns = table.target_columns, table.carried_columns
         self.targets = table.targets
+        k = self._num_conformers()
+        key = dataset_key(path, table, cfg.largest_fragment, self.conformer_cfg, k, self.graph_cfg)
         self.dataset, meta, _ = load_or_build(
-            self._root(cfg, path), self._key(cfg, table, path), lambda: self._build(cfg, table)
+            dataset_root(self.cache_dir, cfg.name or path.stem),
+            key,
+            lambda: build_table_graphs(
+                table,
+                self.conformer_cfg,
+                self.graph_cfg,
+                k,
+                largest_fragment=cfg.largest_fragment,
+                cache_dir=self.cache_dir,
+                progress=self.progress,
+                source=path,
+            ),
         )
         self.canonical = meta["canonical"]
         rows = range(len(table))
@@ -197,74 +205,11 @@ class MolDataModule(L.LightningDataModule):
         # the scaler sees the training molecules only (each once, also for bootstrap members)
         descriptors.scaler = DescriptorScaler.fit(raw[train])
         self.descriptors = descriptors
-        scaled = descriptors.scaler.transform(raw)  # [n_rows, D] float32
-        data = self.dataset._data
-        rows = data.mol_idx.view(-1).numpy()
-        data[MOL_FEATURES] = torch.from_numpy(scaled[rows])  # [num_graphs, D]
-        self.dataset.slices[MOL_FEATURES] = torch.arange(len(rows) + 1, dtype=torch.long)
-        self.dataset._data_list = None  # graphs fetched before now would lack mol_x
+        attach_descriptors(self.dataset, descriptors.scaler.transform(raw))
         log.info("Descriptors: %d rdkit2d + %d user", len(rdkit), len(names))
 
     def _num_conformers(self) -> int:
         return conformers_kept(self.bagging_cfg.num_conformers, self.conformer_cfg.pool_size)
-
-    def _root(self, cfg: DataConfig, path: Path) -> Path | None:
-        if not self.cache_dir:
-            return None
-        return Path(self.cache_dir) / "datasets" / (cfg.name or path.stem)
-
-    def _key(self, cfg: DataConfig, table: MolTable, path: Path) -> str:
-        return processed_key(
-            {
-                "file": file_digest(path),
-                "rows": len(table),
-                "smiles_column": table.smiles_column,
-                "targets": table.target_columns,
-                "largest_fragment": cfg.largest_fragment,
-                "conformers": self.conformer_cfg.cache_settings(),
-                "num_conformers": self._num_conformers(),
-                "graph": self.graph_cfg.as_dict(),
-            }
-        )
-
-    def _build(self, cfg: DataConfig, table: MolTable):
-        """Graphs of every usable row, and metadata (canonical SMILES, errors)."""
-        k = self._num_conformers()
-        if table.structures is not None:  # SDF: coordinates as given
-            canonical = [s or None for s in table.smiles]
-            errors = list(table.errors)
-            ensembles = [
-                None if m is None else structure_ensemble(m, s)
-                for m, s in zip(table.structures, table.smiles, strict=True)
-            ]
-        else:
-            ens = build_ensembles(
-                table.smiles,
-                self.conformer_cfg,
-                largest_fragment=cfg.largest_fragment,
-                cache_dir=self.cache_dir,
-                progress=self.progress,
-            )
-            canonical, errors, ensembles = ens.canonical, ens.errors, ens.ensembles
-        graphs = []
-        rows = tqdm(
-            enumerate(ensembles),
-            total=len(ensembles),
-            desc="graphs",
-            unit="mol",
-            disable=not self.progress,
-            mininterval=1.0,
-        )
-        for row, ensemble in rows:
-            if ensemble is not None:
-                graphs += ensemble_graphs(ensemble, self.graph_cfg, table.targets[row], row, k)
-        if not graphs:  # zero graphs cannot be saved or collated: report the rows instead
-            first = skipped_frame(range(len(table)), table.smiles, errors).iloc[0]
-            raise TooManySkippedError(
-                f"Input file '{self.source}': none of the {len(table)} molecules could be used; "
-                f"first: row {first.row}, SMILES '{first.smiles}': {first.reason}. Fix the input"
-            )
-        return graphs, {"canonical": canonical, "errors": errors}
 
     def _split_cfg(self, cfg: DataConfig, path: Path) -> dict:
         """Return the ``data`` settings as :func:`make_split` takes them.

@@ -27,8 +27,9 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Data
 
+from molprop.config import coerce
 from molprop.data import keys
-from molprop.exceptions import InputError
+from molprop.data.config import GraphConfig
 
 ELEMENTS = (1, 6, 7, 8, 9, 15, 16, 17, 35, 53)
 HYBRIDISATIONS = (
@@ -53,7 +54,6 @@ BOND_TYPES = (
     Chem.BondType.TRIPLE,
     Chem.BondType.AROMATIC,
 )
-HYDROGEN_MODES = ("explicit", "implicit")
 
 #: Width of ``x``: one-hot blocks with an "other" slot, plus two flags.
 ATOM_FEATURE_DIM = (
@@ -90,41 +90,19 @@ def atom_features(atom: Chem.Atom) -> list[float]:
     )
 
 
-def check_graph_config(graph_cfg: dict | None) -> dict:
-    """Validate ``graph`` settings; returns ``{hydrogens, cutoff, max_neighbors}``."""
-    cfg = dict(graph_cfg or {})
-    hydrogens = str(cfg.get("hydrogens", "explicit")).lower()
-    if hydrogens not in HYDROGEN_MODES:
-        raise InputError(
-            f"graph.hydrogens: received '{hydrogens}'; expected one of {HYDROGEN_MODES}"
-        )
-    cutoff = cfg.get("cutoff")
-    if cutoff is not None and not (float(cutoff) > 0):
-        raise InputError(f"graph.cutoff: received {cutoff}; expected a positive distance or null")
-    max_nb = cfg.get("max_neighbors")
-    if max_nb is not None and int(max_nb) < 1:
-        raise InputError(
-            f"graph.max_neighbors: received {max_nb}; expected an integer >= 1 or null"
-        )
-    return {
-        "hydrogens": hydrogens,
-        "cutoff": None if cutoff is None else float(cutoff),
-        "max_neighbors": None if max_nb is None else int(max_nb),
-    }
-
-
 class MolFeaturizer:
     """Conformer-independent features of one molecule, shared by its conformers.
 
     Args:
         mol: Molecule with explicit hydrogens; atom order = coordinate order.
-        graph_cfg: ``graph`` settings (see :func:`check_graph_config`).
+        graph_cfg: ``graph`` settings (:class:`~molprop.data.config.GraphConfig` or its
+            dict; missing keys take its defaults).
     """
 
-    def __init__(self, mol: Chem.Mol, graph_cfg: dict):
-        self.cfg = check_graph_config(graph_cfg)
+    def __init__(self, mol: Chem.Mol, graph_cfg: GraphConfig | dict | None):
+        self.cfg = coerce(GraphConfig, graph_cfg)
         atoms = list(mol.GetAtoms())
-        if self.cfg["hydrogens"] == "implicit":
+        if self.cfg.hydrogens == "implicit":
             keep = [a.GetIdx() for a in atoms if a.GetAtomicNum() != 1]
             if not keep:  # molecular hydrogen: keep it rather than an empty graph
                 keep = [a.GetIdx() for a in atoms]
@@ -166,7 +144,7 @@ class MolFeaturizer:
             conf_idx: Index of the conformer in the ensemble.
         """
         pos = torch.as_tensor(np.asarray(coords, dtype=np.float64)[self.keep], dtype=torch.float32)
-        edge_index = radius_edges(pos, self.cfg["cutoff"], self.cfg["max_neighbors"], self.bonded)
+        edge_index = radius_edges(pos, self.cfg.cutoff, self.cfg.max_neighbors, self.bonded)
         keys.check_edge_index(edge_index, pos.shape[0], f"molecule {mol_idx}, conformer {conf_idx}")
         src, dst = edge_index
         fields = {

@@ -37,6 +37,7 @@ from molprop.columns import (
 from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
 from molprop.data.descriptor_set import DescriptorSet
 from molprop.exceptions import InputError
+from molprop.inference.checks import blank_non_finite, resolve_device
 from molprop.uncertainty import (
     CalibrationSet,
     load_record,
@@ -47,24 +48,6 @@ from molprop.uncertainty import (
 from molprop.uncertainty.columns import calibrated_columns
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``device`` as a :class:`torch.device`; ``InputError`` if torch cannot use it here."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise InputError(
-            f"--device: {device!r} is not a torch device; expected e.g. 'cpu', 'cuda', 'cuda:1'"
-        ) from err
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (dev.index or 0) >= count:
-            raise InputError(
-                f"--device: {device!r} requested, but torch {torch.__version__} sees {count} "
-                "CUDA device(s); use --device cpu"
-            )
-    return dev
 
 
 @dataclass
@@ -84,7 +67,7 @@ class Predictor:
     """
 
     models: list[Any]
-    spec: Any
+    spec: artifacts.ModelSpec
     device: torch.device
     conformers: ConformerConfig = dataclasses.field(init=False)
     graph: GraphConfig = dataclasses.field(init=False)
@@ -97,8 +80,8 @@ class Predictor:
             self.conformers = ConformerConfig.from_dict(self.spec.conformers)
             self.graph = GraphConfig.from_dict(self.spec.graph)
             self.bagging = BaggingConfig.from_dict(self.spec.bagging)
-            self.descriptors = _descriptors(getattr(self.spec, "descriptors", None))
-            self.record = load_record(getattr(self.spec, "uncertainty", None))
+            self.descriptors = _descriptors(self.spec.descriptors)
+            self.record = load_record(self.spec.uncertainty)
         except InputError as err:
             raise artifacts.ArtifactError(
                 f"model/model.json holds settings this molprop cannot use: {err}"
@@ -123,7 +106,7 @@ class Predictor:
         """The calibrated columns this run gives (none without a record)."""
         if self.record is None:
             return []
-        head = bool(getattr(self.spec, "variance_head", False))
+        head = bool(self.spec.variance_head)
         return uncertainty_columns(self.spec.task_names, self.spec.task, head)
 
     def check_coverage(self, coverage: float | None) -> float | None:
@@ -206,7 +189,7 @@ class Predictor:
         for start in range(0, len(flat), batch_size):
             batch = Batch.from_data_list(flat[start : start + batch_size]).to(self.device)
             for m, model in enumerate(self.models):
-                if getattr(model, "variance_head", False):
+                if model.variance_head:
                     pred, var = model.predict_with_variance(batch)
                     variances[m].append(var.float().cpu())
                 else:
@@ -215,7 +198,7 @@ class Predictor:
         method = self.bagging.aggregate
         members = [aggregate_conformers(torch.cat(out), mol_idx, method) for out in outputs]
         bagged_var = None
-        if all(getattr(model, "variance_head", False) for model in self.models):
+        if all(model.variance_head for model in self.models):
             bagged_var = [aggregate_conformers(torch.cat(v), mol_idx, "mean") for v in variances]
         return aggregate_ensemble(members, self.spec.ensemble_aggregate), members, bagged_var
 
@@ -280,49 +263,3 @@ def _descriptors(state: dict | None) -> DescriptorSet | None:
     if descriptors.scaler is None:
         raise InputError("descriptors.scaler is null; expected the scaler fitted in training")
     return descriptors
-
-
-def check_descriptor_inputs(
-    descriptors: DescriptorSet | None, columns: Sequence[str] | None, source: str
-) -> None:
-    """Raise a one-line ``InputError`` when an input lacks a user descriptor column of the run.
-
-    Args:
-        descriptors: The run's descriptors (``None``: nothing to check).
-        columns: Columns of the input (``None``: SMILES given directly, no columns).
-        source: The input, for the message (``--input 'x.csv'``, ``--smiles``).
-    """
-    if descriptors is None or not descriptors.columns:
-        return
-    missing = [c for c in descriptors.columns if c not in (columns or [])]
-    if missing:
-        raise InputError(
-            f"{source}: descriptor column(s) {missing} not found; the model was trained with "
-            f"the user descriptors {descriptors.columns}, so the input needs these columns"
-            + ("" if columns is not None else " (use --input with a CSV instead of --smiles)")
-        )
-
-
-def blank_non_finite(values: dict[str, Any], task_names: Sequence[str], counts) -> None:
-    """Turn rows whose bagged prediction is NaN/inf into per-row errors (in place).
-
-    A prediction is never silently blank: such a row keeps ``num_conformers`` but gets empty
-    predictions and spreads and an ``error`` saying the model output was not finite.
-
-    Args:
-        values: Output columns by name (arrays of length n; ``error`` a list of str).
-        task_names: The run's tasks.
-        counts: Conformers bagged per row, shape ``[n]`` (0: the row already failed).
-    """
-    preds = np.stack([values[task] for task in task_names], axis=1)
-    bad = (~np.isfinite(preds)).any(axis=1) & (np.asarray(counts) > 0)
-    for i in np.flatnonzero(bad):
-        tasks = [t for t, v in zip(task_names, preds[i], strict=True) if not np.isfinite(v)]
-        values[ERROR_COLUMN][i] = (
-            f"the model predicted a non-finite value for {', '.join(tasks)}; "
-            "the run's weights or this molecule's graphs are broken"
-        )
-        for name, column in values.items():
-            if name.startswith(tuple(task_names)) and name != NUM_CONFORMERS_COLUMN:
-                if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-                    column[i] = np.nan

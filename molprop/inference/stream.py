@@ -18,9 +18,11 @@ from typing import Any, TextIO
 import pandas as pd
 from tqdm.auto import tqdm
 
+from molprop.data.config import DataConfig
 from molprop.data.io import SDF_SUFFIXES
 from molprop.exceptions import InputError
-from molprop.inference.predictor import Predictor, check_descriptor_inputs
+from molprop.inference.checks import check_descriptor_inputs
+from molprop.inference.predictor import Predictor
 from molprop.inference.readers import (
     DEFAULT_CHUNK_SIZE,
     check_csv,
@@ -48,7 +50,7 @@ def _smiles_frames(
     """Generate conformers, featurise and predict one chunk of SMILES rows at a time."""
     from molprop.data.pipeline import smiles_to_graphs
 
-    largest = predictor.spec.data.get("largest_fragment", True)
+    largest = predictor.spec.data.get("largest_fragment", DataConfig.largest_fragment)
     descriptors, first_row = predictor.descriptors, 0
     for frame in chunks:
         values = frame[column].tolist()
@@ -62,7 +64,7 @@ def _smiles_frames(
         graphs, errors = smiles_to_graphs(
             values,
             conformers,
-            predictor.spec.graph,
+            predictor.graph,
             num_workers=workers,
             cache_dir=cache_dir,
             largest_fragment=largest,
@@ -82,7 +84,7 @@ def _sdf_frames(
     from molprop.data.pipeline import sdf_to_graphs
 
     records, graphs, errors = sdf_to_graphs(
-        str(path), predictor.spec.graph, descriptors=predictor.descriptors
+        str(path), predictor.graph, descriptors=predictor.descriptors
     )
     bar.total = len(records)
     yield predictor.result_frame(records, graphs, errors, batch_size, coverage)

@@ -20,6 +20,9 @@ from torch import nn
 from molprop.exceptions import InputError
 from molprop.nn.vector_head import VectorHead
 
+#: How each ``model.denoise`` key is read from the config.
+_CASTS: dict[str, Callable[[Any], Any]] = {"weight": float, "sigma": float, "hidden": int}
+
 
 @dataclass(frozen=True)
 class DenoiseConfig:
@@ -52,12 +55,8 @@ class DenoiseConfig:
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise InputError(f"model.denoise: unknown keys {unknown}; expected keys among {names}")
-        try:
-            cfg = cls(
-                weight=float(values.get("weight", cls.weight)),
-                sigma=float(values.get("sigma", cls.sigma)),
-                hidden=int(values.get("hidden", cls.hidden)),
-            )
+        try:  # absent keys take the field defaults
+            cfg = cls(**{name: _CASTS[name](value) for name, value in values.items()})
         except (TypeError, ValueError) as exc:
             raise InputError(f"model.denoise: {exc}; expected numbers, received {values}") from None
         if not cfg.weight >= 0:
@@ -77,13 +76,18 @@ class DenoiseConfig:
 def build_denoise_head(backbone_kwargs: dict[str, Any], cfg: DenoiseConfig) -> VectorHead:
     """Build the per-atom noise predictor for a backbone built from ``backbone_kwargs``.
 
+    Args:
+        backbone_kwargs: Every constructor argument of the built backbone, defaults
+            included (``SE3Transformer.config``), so that no default is repeated here.
+        cfg: The denoise settings.
+
     Raises:
         InputError: When the backbone has no degree-1 features (``max_degree < 1``).
     """
-    if int(backbone_kwargs.get("max_degree", 0)) < 1:
+    if int(backbone_kwargs["max_degree"]) < 1:
         raise InputError(
             f"model.denoise.weight={cfg.weight} needs degree-1 features; received "
-            f"model.backbone.max_degree={backbone_kwargs.get('max_degree')}, expected >= 1"
+            f"model.backbone.max_degree={backbone_kwargs['max_degree']}, expected >= 1"
         )
     channels = int(backbone_kwargs["channels"])
     return VectorHead(channels, channels, hidden=cfg.hidden)

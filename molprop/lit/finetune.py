@@ -15,6 +15,9 @@ from torch import nn
 
 #: Prefix (inside ``PropertyModel.backbone``) of the output head, re-trained on each task.
 HEAD_PREFIX = "head."
+#: Learning rate of the AdamW used when no optimizer is configured (and of a partial
+#: optimizer that names no ``lr``).
+DEFAULT_LR = 1e-3
 
 
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -53,7 +56,7 @@ def build_optimizer(
     Args:
         model: The LightningModule.
         factory: Partial ``optimizer(params)`` (its ``lr`` keyword is the base rate);
-            AdamW(lr=1e-3) when ``None``.
+            AdamW(lr=:data:`DEFAULT_LR`) when ``None``.
         backbone_lr_scale: Factor on the encoder's learning rate (1.0: one group).
     """
     if factory is None:
@@ -63,7 +66,7 @@ def build_optimizer(
     rest = [p for p in rest if p.requires_grad]
     if backbone_lr_scale == 1.0 or not encoder:
         return factory(encoder + rest)
-    base_lr = float(getattr(factory, "keywords", {}).get("lr", 1e-3))
+    base_lr = float(getattr(factory, "keywords", {}).get("lr", DEFAULT_LR))
     groups: list[dict[str, Any]] = [{"params": encoder, "lr": base_lr * backbone_lr_scale}]
     if rest:
         groups.append({"params": rest})
@@ -71,4 +74,4 @@ def build_optimizer(
 
 
 def _default_factory(params) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=1e-3)
+    return torch.optim.AdamW(params, lr=DEFAULT_LR)

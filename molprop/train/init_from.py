@@ -47,11 +47,11 @@ class FinetuneConfig:
             InputError: For a non-boolean ``freeze_backbone`` or a negative/non-numeric
                 ``backbone_lr_scale``.
         """
-        init_from = model.get("init_from")
-        freeze = model.get("freeze_backbone", False)
+        init_from = model.get("init_from", cls.init_from)
+        freeze = model.get("freeze_backbone", cls.freeze_backbone)
         if not isinstance(freeze, bool):
             raise InputError(f"model.freeze_backbone: received {freeze!r}; expected true or false")
-        scale = model.get("backbone_lr_scale", 1.0)
+        scale = model.get("backbone_lr_scale", cls.backbone_lr_scale)
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale >= 0:
             raise InputError(
                 f"model.backbone_lr_scale: received {scale!r}; expected a number >= 0 "

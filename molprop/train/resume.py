@@ -16,8 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from molprop.artifacts import RunDir, resume_target
 from molprop.exceptions import InputError
+from molprop.run_dir import RunDir, resume_target
 
 #: Config keys (and key prefixes) that a resume may change.
 RESUMABLE = (
@@ -64,7 +64,7 @@ class ResumePlan:
 
 
 def resume_plan(cfg: DictConfig) -> ResumePlan:
-    """Interpret ``cfg.ckpt_path`` (see :func:`molprop.artifacts.resume_target`)."""
+    """Interpret ``cfg.ckpt_path`` (see :func:`molprop.run_dir.resume_target`)."""
     ckpt = cfg.get("ckpt_path")
     if not ckpt:
         return ResumePlan()

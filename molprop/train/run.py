@@ -3,7 +3,7 @@
 Trains ``ensemble.size`` members (seed ``seed + m``, optional bootstrap), keeps each
 member's best checkpoint on the aggregated validation metric, then evaluates
 single-conformer, conformer-bagged and ensemble-bagged test metrics and writes the
-run directory described in :mod:`molprop.artifacts`.
+run directory described in :mod:`molprop.run_dir`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from molprop.lit.checkpoints import SafeCheckpointIO, load_checkpoint_file
 from molprop.lit.module import MolpropModule
 from molprop.metrics import monitor_for
 from molprop.model import PropertyModel
+from molprop.run_dir import LAST_CHECKPOINT
 from molprop.train.init_from import FinetuneConfig, load_backbone
 from molprop.train.outputs import write_outputs
 from molprop.train.preflight import check_splits
@@ -135,7 +136,7 @@ def build_module(cfg: DictConfig, dm, monitor: tuple[str, str]) -> MolpropModule
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
         compile=bool(cfg.model.compile),
-        descriptor_dim=int(getattr(dm, "descriptor_dim", 0)),
+        descriptor_dim=int(dm.descriptor_dim),
         variance_head=variance_head,
         denoise=_plain(cfg.model.get("denoise")),
         freeze_backbone=finetune.freeze_backbone,
@@ -160,7 +161,7 @@ def build_trainer(
         if target.endswith("ModelCheckpoint"):
             extra = {"dirpath": str(run.member_checkpoints(member, size))}
             # the every-epoch last.ckpt saver keeps monitor=None; best.ckpt follows the metric
-            if node.get("filename") != Path(artifacts.LAST_CHECKPOINT).stem:
+            if node.get("filename") != Path(LAST_CHECKPOINT).stem:
                 extra.update(monitor=monitor[0], mode=monitor[1])
         elif target.endswith("EarlyStopping"):
             extra = {"monitor": monitor[0], "mode": monitor[1]}

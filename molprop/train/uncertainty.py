@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from molprop.bagging import aggregate_conformers
 from molprop.exceptions import InputError
 from molprop.model import PropertyModel
+from molprop.train import plots
 from molprop.train.evaluate import ConformerPredictions, Evaluation, collect_predictions
-from molprop.train.plots import MAX_PANELS
 from molprop.uncertainty import (
     CalibrationSet,
     VarianceParts,
@@ -217,6 +217,6 @@ def calibrate_and_score(
             lower,
             upper,
             config.coverage,
-            max_tasks=MAX_PANELS,
+            max_tasks=plots.MAX_PANELS,  # read at call time, like the parity plot
         )
     return UncertaintyResult(record, metrics, columns)
