@@ -114,7 +114,8 @@ def paired_seeds(recs: Records, spec: dict, ds: str, setup: str) -> set[int] | N
 def records_table(recs: Records, spec: dict) -> list[str]:
     """A table of means over seeds: one row per dataset, or per dataset and setup."""
     by_setup = spec["rows"] != "datasets"
-    head = ["dataset", *(["setup"] if by_setup else []), *(c["label"] for c in spec["columns"])]
+    rows_head = [spec.get("rows_label", "setup")] if by_setup else []
+    head = ["dataset", *rows_head, *(c["label"] for c in spec["columns"])]
     rows = []
     for ds in spec.get("datasets", recs.tasks):
         for setup, label in spec["rows"].items() if by_setup else [("", None)]:
