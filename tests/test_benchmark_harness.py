@@ -221,4 +221,6 @@ def test_molprop_scores_refit_every_combination_of_variance_parts():
     out = unc.molprop_scores(val, test, "t", y_val, y_test)
     assert "unc" not in out  # no calibrated columns in these predictions
     assert set(out["unc_variants"]) == {"conformer", "ensemble", "conformer+ensemble"}
-    assert all(0 <= v["coverage"] <= 1 and "top_half_ratio" in v for v in out["unc_variants"].values())
+    assert all(
+        0 <= v["coverage"] <= 1 and "top_half_ratio" in v for v in out["unc_variants"].values()
+    )
