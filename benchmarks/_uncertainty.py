@@ -1,45 +1,23 @@
 """Uncertainty scores of a benchmark cell, computed by the app's own code for both tools.
 
-molprop writes calibrated ``<t>_std``/``<t>_lower``/``<t>_upper`` and the raw parts
-(``_conformer_std``, ``_ensemble_std``, ``_mve_std``); chemprop's calibrated outputs are read
-from its ``chemprop predict`` files (:func:`peer_columns`). Scores are the app's
-(:mod:`molprop.uncertainty.evaluation`, :data:`SCORES`); the variants refit the app's
-z-scaling + conformal calibration (:func:`molprop.uncertainty.calibration.fit_calibration`)
-on the validation predictions for each combination of variance parts, to measure what each
-part adds.
+molprop writes calibrated ``<t>_std``/``<t>_lower``/``<t>_upper``; chemprop's calibrated
+outputs are read from its ``chemprop predict`` files (:func:`peer_columns`). Scores are the
+app's, by name (:data:`molprop.uncertainty.report.REGRESSION_SCORES`). What each variance
+part adds is measured by the app itself: a molprop run's ``metrics.json`` has
+``uncertainty.parts``, its calibration refitted on validation for every combination of parts
+(:mod:`molprop.uncertainty.parts`), which becomes the record's ``unc_variants``.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pandas as pd
 
 from molprop.uncertainty import evaluation as ev
-from molprop.uncertainty.calibration import fit_calibration
+from molprop.uncertainty.report import REGRESSION_SCORES as SCORES
 
-PARTS = {"conformer": "_conformer_std", "ensemble": "_ensemble_std", "mve": "_mve_std"}
 N_BOOT = 1000  # bootstrap replicates of the table intervals
 DIGITS = 5
-
-
-def _top_half_ratio(y, mean, std) -> float:
-    """RMSE of the most confident half over the RMSE of all (selective prediction)."""
-    curve = ev.selective_curve(y, mean, std, (0.5, 1.0))
-    return float(curve[0] / curve[1])
-
-
-#: Score name -> (function, the ``unc_arrays`` columns it takes), for the tables.
-SCORES = {
-    "coverage": (ev.interval_coverage, ("y", "lower", "upper")),
-    "mean_width": (ev.mean_interval_width, ("lower", "upper")),
-    "nll": (ev.gaussian_nll, ("y", "mean", "std")),
-    "miscalibration_area": (ev.miscalibration_area, ("y", "mean", "std")),
-    "ence": (ev.ence, ("y", "mean", "std")),
-    "spearman": (ev.spearman_sigma_error, ("y", "mean", "std")),
-    "top_half_ratio": (_top_half_ratio, ("y", "mean", "std")),
-}
 
 
 def score_all(cols: dict) -> dict:
@@ -52,34 +30,23 @@ def arrays(**columns) -> dict:
     return {k: np.round(np.asarray(v, dtype=float), DIGITS).tolist() for k, v in columns.items()}
 
 
-def molprop_scores(val: pd.DataFrame, test: pd.DataFrame, target: str, y_val, y_test) -> dict:
-    """Scores of molprop's calibrated columns and of each refitted variance-part variant.
+def molprop_scores(test: pd.DataFrame, target: str, y_test, metrics: dict) -> dict:
+    """Scores of molprop's calibrated test columns and the run's variance-part variants.
 
     Args:
-        val: predict output on the validation rows.
         test: predict output on the test rows.
         target: Task name (column prefix).
-        y_val: Validation targets ``[n_val]``.
         y_test: Test targets ``[n_test]``.
+        metrics: The run's ``metrics.json``; the scalar scores of each combination in its
+            ``uncertainty.parts`` (absent for a run trained before it existed) are kept.
     """
-    mean, out = test[target].to_numpy(float), {}
+    out = {}
     if target + "_std" in test:
         std, lower, upper = (test[target + s].to_numpy(float) for s in ("_std", "_lower", "_upper"))
-        cols = dict(y=y_test, mean=mean, std=std, lower=lower, upper=upper)
+        cols = dict(y=y_test, mean=test[target].to_numpy(float), std=std, lower=lower, upper=upper)
         out.update(unc=score_all(cols), unc_arrays=arrays(**cols))
-    present = [name for name, suffix in PARTS.items() if target + suffix in test]
-    variants = {}
-    for size in range(1, len(present) + 1):
-        for combo in itertools.combinations(present, size):
-            std_v, std_t = (
-                np.sqrt(sum(f[target + PARTS[p]].to_numpy(float) ** 2 for p in combo))
-                for f in (val, test)
-            )
-            cal = fit_calibration(val[target].to_numpy(float), std_v, y_val, target)
-            std, lower, upper = cal.apply(mean, std_t)
-            cols = dict(y=y_test, mean=mean, std=std, lower=lower, upper=upper)
-            variants["+".join(combo)] = score_all(cols)
-    out["unc_variants"] = variants
+    parts = metrics.get("uncertainty", {}).get("parts", {})
+    out["unc_variants"] = {name: {k: v.get(k) for k in SCORES} for name, v in parts.items()}
     return out
 
 

@@ -135,10 +135,10 @@ def train(cmd: list[str], run: Path) -> dict:
     }
 
 
-def test_set(data_dir: Path, ds: str, split: str, target: str, part="test") -> pd.DataFrame:
-    """The split's ``part`` rows (``smiles`` and the target), in split order."""
+def test_set(data_dir: Path, ds: str, split: str, target: str) -> pd.DataFrame:
+    """The split's test rows (``smiles`` and the target), in split order."""
     frame = pd.read_csv(data_dir / f"{ds}.csv")
-    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split][part]
+    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split]["test"]
     return frame.iloc[idx][["smiles", target]].reset_index(drop=True)
 
 
@@ -217,16 +217,9 @@ def run_molprop(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | N
         return None
     task, preds = artifacts.load_spec(run).task, pd.read_csv(out)
     rec.update({"task": task, **score(preds, truth, target, task)})
-    if spec.get("uncertainty"):  # the validation rows too, to refit variance-part variants
-        val = test_set(args.data_dir, ds, split, target, "val")
-        vin, vout = run / "bench_val_input.csv", run / f"bench_val_preds_{setup}.csv"
-        val[["smiles"]].to_csv(vin, index=False)
-        vcmd = [*pcmd[:4], str(vin), pcmd[5], str(vout), *pcmd[7:]]  # other --input, --output
-        if timed(vcmd, run.parent / f"{run.name}.predict_val_{setup}.log")["rc"] != 0:
-            log(f"FAILED validation predict {run.name} ({setup})")
-            return None
-        y_val, y_test = (f[target].to_numpy(float) for f in (val, truth))
-        rec.update(molprop_scores(pd.read_csv(vout), preds, target, y_val, y_test))
+    if spec.get("uncertainty"):  # calibrated test columns; the variants from the run's metrics
+        metrics = json.loads((run / "metrics.json").read_text())
+        rec.update(molprop_scores(preds, target, truth[target].to_numpy(float), metrics))
     rec.update({"predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]})
     if "train_as" in spec:  # the training belongs to the other setup's cell
         rec = {k: v for k, v in rec.items() if not k.startswith("train_")}

@@ -215,14 +215,15 @@ def load(results: Path = RESULTS, matrix: Path = MATRIX) -> Records:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
+    ap.add_argument("--doc", type=Path, default=DOC, help="the Markdown file to fill")
     args = ap.parse_args(argv)
-    text = DOC.read_text()
+    text = args.doc.read_text()
     new = fill(text, yaml.safe_load(SPECS.read_text()), load(RESULTS), RESULTS)
     if args.check:
-        print(f"{DOC}: " + ("up to date" if new == text else "tables out of date"))
+        print(f"{args.doc}: " + ("up to date" if new == text else "tables out of date"))
         return int(new != text)
-    DOC.write_text(new)
-    print(f"filled {len(BLOCK.findall(new))} tables of {DOC}")
+    args.doc.write_text(new)
+    print(f"filled {len(BLOCK.findall(new))} tables of {args.doc}")
     return 0
 
 

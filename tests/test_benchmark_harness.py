@@ -206,21 +206,31 @@ def test_seed_mean_ci_is_the_mean_over_seeds_and_pairs_the_peer():
     assert diff[0] == pytest.approx(1.6) and diff[1] == pytest.approx(1.6)
 
 
-def test_molprop_scores_refit_every_combination_of_variance_parts():
+def test_molprop_scores_read_the_variants_from_the_runs_metrics():
+    from molprop.uncertainty import VarianceParts
+    from molprop.uncertainty.parts import part_calibrations, parts_report
+
     rng = np.random.default_rng(1)
-
-    def frame(n):
-        y = rng.normal(size=n)
-        out = pd.DataFrame(
-            {"t": y + rng.normal(size=n) * 0.3, "t_conformer_std": 0.1 + rng.random(n)}
-        )
-        out["t_ensemble_std"] = 0.2 + rng.random(n)
-        return y, out
-
-    (y_val, val), (y_test, test) = frame(80), frame(50)
-    out = unc.molprop_scores(val, test, "t", y_val, y_test)
+    y = rng.normal(size=(40, 1))
+    mean = y + 0.3 * rng.normal(size=(40, 1))
+    parts = VarianceParts(mean, ensemble=rng.random((40, 1)), conformer=rng.random((40, 1)))
+    fits = part_calibrations(mean, y, parts, ["t"])
+    metrics = {"uncertainty": {"parts": parts_report(fits, mean, y, parts)}}
+    test = pd.DataFrame({"t": mean[:, 0]})
+    out = unc.molprop_scores(test, "t", y[:, 0], metrics)
     assert "unc" not in out  # no calibrated columns in these predictions
-    assert set(out["unc_variants"]) == {"conformer", "ensemble", "conformer+ensemble"}
-    assert all(
-        0 <= v["coverage"] <= 1 and "top_half_ratio" in v for v in out["unc_variants"].values()
+    variants = out["unc_variants"]
+    assert list(variants) == ["conformer", "ensemble", "conformer+ensemble"]
+    # the fields tables.yaml reads, and nothing but scalar scores
+    assert {"nll", "miscalibration_area", "spearman", "coverage", "mean_width"} < set(
+        variants["ensemble"]
     )
+    assert variants["ensemble"] == {
+        k: metrics["uncertainty"]["parts"]["ensemble"][k] for k in unc.SCORES
+    }
+    test["t_std"], test["t_lower"], test["t_upper"] = 0.3, test.t - 0.5, test.t + 0.5
+    out = unc.molprop_scores(test, "t", y[:, 0], {})
+    inside = np.mean(np.abs(y[:, 0] - mean[:, 0]) <= 0.5)
+    assert out["unc"]["coverage"] == pytest.approx(inside) and out["unc_variants"] == {}
+    assert set(out["unc"]) == set(unc.SCORES) and "top_half_ratio" in unc.SCORES
+    assert out["unc_arrays"]["upper"] == pytest.approx(mean[:, 0] + 0.5, abs=1e-5)
