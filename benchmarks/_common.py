@@ -100,9 +100,11 @@ def train_step(opt, forward):
     return step
 
 
-def time_steps(steps: dict, repeats: int, *inputs) -> dict[str, tuple[float, float]]:
+def time_steps(steps: dict, repeats: int, *inputs, warm_up=True) -> dict[str, tuple[float, float]]:
     """Median (wall, CPU) seconds of each ``step(*inputs)``, interleaved so all see one load."""
     samples = {key: [] for key in steps}
+    for step in steps.values() if warm_up else ():  # untimed: first calls allocate and cache
+        step(*inputs)
     for _ in range(repeats):
         for key, step in steps.items():
             samples[key].append(clock(step, *inputs)[:2])
@@ -195,14 +197,11 @@ def timed(cmd: list[str], log_path: Path, append: bool = False) -> dict:
         (CPU seconds every other process on the machine used meanwhile; None off Linux).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0, t0 = busy_cpu_s(), time.perf_counter()
+    busy = busy_cpu_s()
     with open(log_path, "a" if append else "w") as fh:
         fh.write("$ " + shlex.join(cmd) + "\n")
-        fh.flush()
-        rc = subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT).returncode
-    wall, b1 = time.perf_counter() - t0, busy_cpu_s()
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    other = None if b0 is None or b1 is None else round(max(0.0, b1 - b0 - cpu), 1)
-    return {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1), "other_cpu_s": other}
+        fh.flush()  # this process only waits, so the CPU seconds are the command's
+        wall, cpu, proc = clock(subprocess.run, cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
+    after = busy_cpu_s()
+    other = None if busy is None or after is None else round(max(0.0, after - busy - cpu), 1)
+    return dict(rc=proc.returncode, wall_s=round(wall, 2), cpu_s=round(cpu, 1), other_cpu_s=other)

@@ -71,7 +71,7 @@ def measure(model, forward, steps: int, warm_n: int, batch: int, edges: int) -> 
     train = train_step(torch.optim.Adam(model.parameters(), lr=1e-4), forward)
     for step in (train, infer):
         step(warm_n)
-    times = time_steps({"train": train, "infer": infer}, steps, batch)
+    times = time_steps({"train": train, "infer": infer}, steps, batch, warm_up=False)
     train_s, infer_s = times["train"][0], times["infer"][0]
     return dict(
         edges=edges, train_s=train_s, infer_s=infer_s, train_gps=batch / train_s,

@@ -96,7 +96,6 @@ def step_flops(model, batch) -> int:
 def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     """float32 GFLOP/s per core of a ``size x size`` matmul: FLOPs / median CPU seconds."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
     cpu_s = time_steps({"matmul": lambda: a @ b}, repeats)["matmul"][1]
     return 2 * size**3 / cpu_s / 1e9
 
@@ -123,9 +122,9 @@ def memory_worker(cfg: dict) -> dict:
 
 
 def compare(name: str, batch, threads: int, repeats: int, compiled: bool, flops: dict, peak):
-    """Interleaved step times of reference and current (and compiled) code of model ``name``.
+    """Interleaved step times of reference, current (and compiled) code of model ``name``.
 
-    With the ``flops`` of a step and the matmul ``peak``: GFLOP/s per core, share of the peak.
+    From the ``flops`` of a step and the matmul ``peak``: GFLOP/s per core and share of peak.
     """
     torch.set_num_threads(threads)
     new, ref = build_pair(name, batch)
@@ -133,8 +132,6 @@ def compare(name: str, batch, threads: int, repeats: int, compiled: bool, flops:
     if compiled:
         steps["compiled"] = adamw_step(compile_backbone(build_pair(name, batch)[0]))
         out["compile_s"] = round(clock(steps["compiled"], batch)[0], 2)  # first call compiles
-    for step in steps.values():
-        step(batch)  # warm-up
     for key, (wall, cpu) in time_steps(steps, repeats, batch).items():
         cpu_ms = round(1e3 * cpu, 1)
         gflops = flops["reference" if key == "reference" else "current"] / cpu_ms / 1e6
@@ -250,8 +247,7 @@ def gpu_check(args, record: dict) -> bool:
         print(name, setup, json.dumps(res), flush=True)
     if not args.no_tests and time.perf_counter() - begin < BUDGET_S:
         record["device_tests"] = device_tests(args.device)
-    record["wall_s"] = round(time.perf_counter() - begin, 1)
-    record["load_average"] = os.getloadavg()[0]
+    record.update(wall_s=round(time.perf_counter() - begin, 1), load_average=os.getloadavg()[0])
     failed = any("error" in r for r in results.values())
     return not (failed or record.get("device_tests", {}).get("rc", 0))
 
@@ -261,14 +257,12 @@ def step_check(args, record: dict) -> bool:
     batch = Batch.from_data_list(esol_graphs())
     record["batch"] = {"graphs": batch.num_graphs, "atoms": batch.num_nodes,
                        "edges": int(batch.edge_index.shape[1])}  # fmt: skip
-    record["models"] = {}
     print(json.dumps(record["batch"]), flush=True)
     peaks = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
         peaks[threads] = record[f"matmul_peak_gflops_per_core_{threads}t"] = round(matmul_peak(), 1)
-    for name in args.models:
-        record["models"][name] = measure_model(name, batch, args, peaks)
+    record["models"] = {name: measure_model(name, batch, args, peaks) for name in args.models}
     record["load_average_end"] = os.getloadavg()[0]
     return True
 

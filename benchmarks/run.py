@@ -9,6 +9,10 @@ The peer (chemprop 2.3.1) runs through ``../shared/tools/chemprop_baseline.py`` 
 test predictions are scored by the same function. Two runners on disjoint cells (say
 ``--seeds 0`` and ``--seeds 1``) can share one results file.
 
+An ``uncertainty: true`` setup also scores both tools' calibrated test std and intervals with
+the app's scores (``unc``; the columns per molecule in ``unc_arrays``); a molprop record's
+``unc_variants`` are its run's ``metrics.json`` ``uncertainty.parts``.
+
 Usage (from the repository root)::
 
     OMP_NUM_THREADS=1 nice -n 19 python -m benchmarks.run [--datasets ...] [--splits ...] \
@@ -26,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import yaml
@@ -41,16 +46,18 @@ from benchmarks._common import (
     read_jsonl,
     timed,
 )
-from benchmarks._uncertainty import arrays, molprop_scores, peer_columns, score_all
 from molprop import artifacts
 from molprop.columns import CONFORMER_STD_SUFFIX as CONFORMER_STD
 from molprop.columns import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
 from molprop.metrics import compute_metrics, spread_error_spearman
+from molprop.uncertainty.record import LOWER_SUFFIX, STD_SUFFIX, UPPER_SUFFIX
+from molprop.uncertainty.report import REGRESSION_SCORES
 
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 PEERS = {"chemprop": REPO.parent / "shared" / "tools" / "chemprop_baseline.py"}
 CHEMPROP_BIN = REPO / "benchmarks" / ".venv-chemprop" / "bin" / "chemprop"
 KEY = ("dataset", "split", "setup", "seed")
+DIGITS = 5  # decimals of the per-molecule columns kept in ``unc_arrays``
 
 
 def expand(matrix: dict, datasets=None, splits=None, setups=None, seeds=None) -> list[tuple]:
@@ -135,22 +142,18 @@ def train(cmd: list[str], run: Path) -> dict:
     }
 
 
-def test_set(data_dir: Path, ds: str, split: str, target: str, part="test") -> pd.DataFrame:
-    """The split's ``part`` rows (``smiles`` and the target), in split order."""
+def test_set(data_dir: Path, ds: str, split: str, target: str) -> pd.DataFrame:
+    """The split's test rows (``smiles`` and the target), in split order."""
     frame = pd.read_csv(data_dir / f"{ds}.csv")
-    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split][part]
+    idx = json.loads((data_dir / "splits" / f"{ds}.json").read_text())[split]["test"]
     return frame.iloc[idx][["smiles", target]].reset_index(drop=True)
 
 
 def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> dict:
-    """Test metrics and spread/error correlations of one prediction column (same row order).
+    """Test metrics and spread/error correlations of ``preds[target]`` (a ``task`` column).
 
-    Args:
-        preds: Predictions with column ``target`` (and ``<target>_conformer_std`` /
-            ``<target>_ensemble_std`` when the tool writes them), one row per test row.
-        truth: The test rows (:func:`test_set`).
-        target: The task name.
-        task: ``regression`` or ``classification``.
+    ``preds`` has one row per row of ``truth`` (:func:`test_set`), in the same order, and
+    ``<target>_conformer_std`` / ``<target>_ensemble_std`` when the tool writes them.
     """
     if len(preds) != len(truth):
         raise ValueError(f"{len(preds)} prediction rows for {len(truth)} test rows")
@@ -169,13 +172,29 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     return out
 
 
+def unc_fields(y, mean, std, lower, upper) -> dict:
+    """The app's scores (``unc``) and the rounded columns (``unc_arrays``) of per-molecule data.
+
+    The rounded columns let the tables pair seeds and tools molecule by molecule.
+    """
+    cols = dict(y=y, mean=mean, std=std, lower=lower, upper=upper)
+    cols = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
+    unc = {name: fn(*(cols[c] for c in args)) for name, (fn, args) in REGRESSION_SCORES.items()}
+    return {"unc": unc, "unc_arrays": {k: np.round(v, DIGITS).tolist() for k, v in cols.items()}}
+
+
+def unc_variants(run: Path) -> dict:
+    """Scores per combination of variance parts, from the run's ``metrics.json`` (or ``{}``)."""
+    parts = json.loads((run / "metrics.json").read_text()).get("uncertainty", {}).get("parts", {})
+    return {name: {k: v.get(k) for k in REGRESSION_SCORES} for name, v in parts.items()}
+
+
 def app_metrics(run: Path, task: str) -> dict:
     """The run's own ``metrics.json`` and the figures the tables use from it."""
     m = json.loads((run / "metrics.json").read_text())
     name = "rmse" if task == "regression" else "roc_auc"
     spear = m["spread_error_spearman"]["test"]["bagged_ensemble"]
-    spec = artifacts.load_spec(run)
-    params = artifacts.build_model(spec).parameters()
+    params = artifacts.build_model(artifacts.load_spec(run)).parameters()
     return {
         "app_test": m["test"]["bagged_ensemble"][name],
         "app_test_member0": m["test"]["bagged_conformers"][name],
@@ -190,10 +209,8 @@ def app_metrics(run: Path, task: str) -> dict:
 
 def code_version() -> str | None:
     """``git describe --always --dirty`` of the repository, else None."""
-    proc = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    )
-    return proc.stdout.strip() or None
+    cmd = ["git", "describe", "--always", "--dirty"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True).stdout.strip() or None
 
 
 def run_molprop(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None:
@@ -217,16 +234,11 @@ def run_molprop(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | N
         return None
     task, preds = artifacts.load_spec(run).task, pd.read_csv(out)
     rec.update({"task": task, **score(preds, truth, target, task)})
-    if spec.get("uncertainty"):  # the validation rows too, to refit variance-part variants
-        val = test_set(args.data_dir, ds, split, target, "val")
-        vin, vout = run / "bench_val_input.csv", run / f"bench_val_preds_{setup}.csv"
-        val[["smiles"]].to_csv(vin, index=False)
-        vcmd = [*pcmd[:4], str(vin), pcmd[5], str(vout), *pcmd[7:]]  # other --input, --output
-        if timed(vcmd, run.parent / f"{run.name}.predict_val_{setup}.log")["rc"] != 0:
-            log(f"FAILED validation predict {run.name} ({setup})")
-            return None
-        y_val, y_test = (f[target].to_numpy(float) for f in (val, truth))
-        rec.update(molprop_scores(pd.read_csv(vout), preds, target, y_val, y_test))
+    if spec.get("uncertainty"):
+        if target + STD_SUFFIX in preds:  # the calibrated test columns
+            cols = [preds[target + s] for s in ("", STD_SUFFIX, LOWER_SUFFIX, UPPER_SUFFIX)]
+            rec.update(unc_fields(truth[target], *cols))
+        rec["unc_variants"] = unc_variants(run)
     rec.update({"predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]})
     if "train_as" in spec:  # the training belongs to the other setup's cell
         rec = {k: v for k, v in rec.items() if not k.startswith("train_")}
@@ -251,8 +263,7 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
     if res["rc"] != 0:
         log(f"FAILED {spec['peer']} {keep.name}; see {log_path}")
         return None
-    lines = [ln for ln in log_path.read_text().splitlines() if ln.startswith("{")]
-    reported = json.loads(lines[-1])
+    reported = json.loads([ln for ln in log_path.read_text().splitlines() if ln[:1] == "{"][-1])
     truth = test_set(args.data_dir, ds, split, target)
     rec = {"task": reported["task"]}
     rec.update(score(pd.read_csv(keep / "preds.csv"), truth, target, reported["task"]))
@@ -272,9 +283,10 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
                 log(f"FAILED {spec['peer']} {method} {keep.name}")
                 return None
             rec["commands"].append(" ".join(ucmd))
-        mean, std, lower, upper = peer_columns(*map(pd.read_csv, outs.values()), target)
-        cols = dict(y=truth[target].to_numpy(float), mean=mean, std=std, lower=lower, upper=upper)
-        rec.update(unc=score_all(cols), unc_arrays=arrays(**cols))
+        zscaled, conformal = map(pd.read_csv, outs.values())
+        std = np.sqrt(zscaled[target + "_unc"])  # zscaling: <t>_unc is the calibrated variance
+        half, centre = conformal[target + "_unc"], conformal[target]  # conformal: a half width
+        rec.update(unc_fields(truth[target], zscaled[target], std, centre - half, centre + half))
     return {"tool": spec["peer"], "code": "chemprop 2.3.1", "total_wall_s": res["wall_s"], **rec}
 
 
@@ -282,9 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run every cell without a record; 1 when one failed, else 0."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--matrix", type=Path, default=MATRIX)
-    ap.add_argument("--datasets", nargs="+")
-    ap.add_argument("--splits", nargs="+")
-    ap.add_argument("--setups", nargs="+")
+    for flag in ("datasets", "splits", "setups"):
+        ap.add_argument(f"--{flag}", nargs="+")
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--results", type=Path, default=RESULTS / "records.jsonl")
     ap.add_argument("--work", type=Path, default=WORK, help="run dirs, logs, conformer cache")
@@ -308,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             print("would run", *cell)
             continue
         runner = run_peer if "peer" in matrix["setups"][cell[2]] else run_molprop
-        rec = runner(matrix, cell, args)
-        if rec is None:
+        if (rec := runner(matrix, cell, args)) is None:
             failures += 1
             continue
         key = dict(zip(KEY, cell, strict=True))

@@ -14,16 +14,19 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
-from benchmarks._uncertainty import seed_mean_ci
 from molprop.metrics import MONITOR
+from molprop.uncertainty.evaluation import bootstrap_ci
+from molprop.uncertainty.report import REGRESSION_SCORES
 
 DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 NONE = "–"
+N_BOOT = 1000  # bootstrap replicates of the `stat: ci` intervals
 
 
 def mean_std(vals: list[float], digits: int = 3) -> str:
@@ -51,11 +54,8 @@ class Records:
 
     def select(self, seeds=None, **key) -> list[dict]:
         """Records matching ``key`` (and, when given, one of ``seeds``)."""
-        return [
-            r
-            for r in self.records
-            if all(r.get(k) == v for k, v in key.items()) and (seeds is None or r["seed"] in seeds)
-        ]
+        found = [r for r in self.records if all(r.get(k) == v for k, v in key.items())]
+        return [r for r in found if seeds is None or r["seed"] in seeds]
 
     def values(self, rs: list[dict], field: str) -> list[float]:
         """``field`` of each record that has it; ``a.b`` reads ``record["a"]["b"]``."""
@@ -73,6 +73,27 @@ class Records:
     def metric(self, ds: str) -> str:
         """Record field of the headline test metric of ``ds`` (the one training monitors)."""
         return "test_" + MONITOR[self.tasks[ds]][0]
+
+
+def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None) -> tuple:
+    """``(value, lower, upper)``: mean of ``score`` over seeds, bootstrap 95% interval.
+
+    A replicate draws one set of test molecules for every seed's ``unc_arrays`` (same rows in
+    split order), so the interval is that of the seed mean; with ``peer`` records (same
+    seeds) the statistic is the paired difference ``mean(records) - mean(peer)``.
+    """
+    fn, cols = REGRESSION_SCORES[score]
+    # one [n, seeds] array per column: a replicate resamples the rows of all of them at once
+    mine = [np.stack([r["unc_arrays"][c] for r in records], 1) for c in cols]
+    other = [np.stack([r["unc_arrays"][c] for r in peer], 1) for c in cols] if peer else []
+
+    def stat(*arrays):
+        def mean(a):
+            return np.mean([fn(*(x[:, s] for x in a)) for s in range(a[0].shape[1])])
+
+        return mean(arrays[: len(cols)]) - (mean(arrays[len(cols) :]) if peer else 0.0)
+
+    return bootstrap_ci(stat, *mine, *other, n_boot=N_BOOT)
 
 
 def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> str | None:
@@ -216,14 +237,15 @@ def load(results: Path = RESULTS, matrix: Path = MATRIX) -> Records:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 if a table is out of date")
+    ap.add_argument("--doc", type=Path, default=DOC, help="the Markdown file to fill")
     args = ap.parse_args(argv)
-    text = DOC.read_text()
+    text = args.doc.read_text()
     new = fill(text, yaml.safe_load(SPECS.read_text()), load(RESULTS), RESULTS)
     if args.check:
-        print(f"{DOC}: " + ("up to date" if new == text else "tables out of date"))
+        print(f"{args.doc}: " + ("up to date" if new == text else "tables out of date"))
         return int(new != text)
-    DOC.write_text(new)
-    print(f"filled {len(BLOCK.findall(new))} tables of {DOC}")
+    args.doc.write_text(new)
+    print(f"filled {len(BLOCK.findall(new))} tables of {args.doc}")
     return 0
 
 

@@ -22,7 +22,28 @@ from molprop.uncertainty import CalibrationSet, uncertainty_columns
 from molprop.uncertainty.config import UncertaintyConfig
 
 PREDICT = ["CCO", "CCCCCCO", "c1ccccc1CC", "CC(C)CCO"]
-REGRESSION_SCORES = {"nll", "miscalibration_area", "ence", "spearman", "coverage", "mean_width"}
+REGRESSION_SCORES = {"nll", "miscalibration_area", "ence", "spearman", "top_half_ratio"}
+REGRESSION_SCORES |= {"coverage", "mean_width"}
+
+
+def _check_parts(section: dict, names: list[str]) -> None:
+    """``parts`` has every combination, finite scores, and the run's own one as ``test``.
+
+    Scores that are null in the run's own ``test`` scores (the width of an infinite
+    interval: too few validation molecules for 90 %) are null in every combination too. The
+    conformer spread of these barely trained models is ~0, so alone it may be floored to a
+    constant std, whose Spearman correlation is undefined (null).
+    """
+    parts = section["parts"]
+    assert list(parts) == names
+    defined = {k for k in REGRESSION_SCORES if section["test"][k] is not None}
+    assert {"nll", "spearman", "top_half_ratio"} <= defined
+    for name, scores in parts.items():
+        finite = defined - ({"spearman"} if name == "conformer" else set())
+        assert np.isfinite([scores[k] for k in finite]).all(), name
+        assert scores["n"] == section["test"]["n"] and "nll_ci" not in scores
+    own = parts["+".join(section["components"])]
+    assert {k: own[k] for k in defined} == pytest.approx({k: section["test"][k] for k in defined})
 
 
 def _train(tiny_csv, cache_dir, run_dir: Path, extra: list[str]) -> Path:
@@ -52,6 +73,7 @@ def test_training_writes_record_metrics_plot_and_columns(ensemble_run):
     assert REGRESSION_SCORES <= set(test) and len(test["selective_rmse"]) == 10
     assert np.isfinite([test[k] for k in REGRESSION_SCORES]).all()
     assert "nll_ci" in test  # the bootstrap interval
+    _check_parts(section, ["conformer", "ensemble", "conformer+ensemble"])
     assert (ensemble_run / "calibration.png").stat().st_size > 1000
     frame = pd.read_csv(ensemble_run / "test_predictions.csv")
     columns = uncertainty_columns(["logp"], "regression")
@@ -113,6 +135,8 @@ def test_variance_head_run_end_to_end(tiny_csv, cache_dir, tmp_path):
     assert spec.variance_head and spec.uncertainty["components"] == ["mve"]
     test = pd.read_csv(run / "test_predictions.csv")
     assert (test["logp_mve_std"] > 0).all()
+    section = json.loads((run / "metrics.json").read_text())["uncertainty"]
+    _check_parts(section, ["conformer", "mve", "conformer+mve"])
     frame = predict(run, PREDICT)
     assert list(frame.columns) == ["smiles"] + output_columns(
         ["logp"], 1, uncertainty_columns(["logp"], "regression", variance_head=True)

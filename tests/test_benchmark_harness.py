@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks import _uncertainty as unc
 from benchmarks import run, tables
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,29 +196,39 @@ def _unc_record(rng, n=60, noise=0.5, width=0.8):
 def test_seed_mean_ci_is_the_mean_over_seeds_and_pairs_the_peer():
     rng = np.random.default_rng(0)
     recs = [_unc_record(rng) for _ in range(3)]
-    value, lower, upper = unc.seed_mean_ci(recs, "coverage")
+    value, lower, upper = tables.seed_mean_ci(recs, "coverage")
     each = [np.mean(np.abs(r["unc_arrays"]["y"] - r["unc_arrays"]["mean"]) <= 0.8) for r in recs]
     assert value == pytest.approx(np.mean(each)) and lower < value < upper
-    assert unc.seed_mean_ci(recs, "nll", recs) == (0.0, 0.0, 0.0)  # paired: no spread
+    assert tables.seed_mean_ci(recs, "nll", recs) == (0.0, 0.0, 0.0)  # paired: no spread
     wide = [_unc_record(np.random.default_rng(0), width=1.6) for _ in range(3)]
-    diff = unc.seed_mean_ci(wide[:1], "mean_width", recs[:1])
+    diff = tables.seed_mean_ci(wide[:1], "mean_width", recs[:1])
     assert diff[0] == pytest.approx(1.6) and diff[1] == pytest.approx(1.6)
 
 
-def test_molprop_scores_refit_every_combination_of_variance_parts():
+def test_uncertainty_fields_score_by_name_and_variants_come_from_the_runs_metrics(tmp_path):
+    from molprop.uncertainty import VarianceParts
+    from molprop.uncertainty.parts import part_calibrations, parts_report
+    from molprop.uncertainty.report import REGRESSION_SCORES
+
     rng = np.random.default_rng(1)
-
-    def frame(n):
-        y = rng.normal(size=n)
-        out = pd.DataFrame(
-            {"t": y + rng.normal(size=n) * 0.3, "t_conformer_std": 0.1 + rng.random(n)}
-        )
-        out["t_ensemble_std"] = 0.2 + rng.random(n)
-        return y, out
-
-    (y_val, val), (y_test, test) = frame(80), frame(50)
-    out = unc.molprop_scores(val, test, "t", y_val, y_test)
-    assert "unc" not in out  # no calibrated columns in these predictions
-    assert set(out["unc_variants"]) == {"conformer", "ensemble", "conformer+ensemble"}
-    variants = out["unc_variants"].values()
-    assert all(0 <= v["coverage"] <= 1 and "top_half_ratio" in v for v in variants)
+    y = rng.normal(size=(40, 1))
+    mean = y + 0.3 * rng.normal(size=(40, 1))
+    parts = VarianceParts(mean, ensemble=rng.random((40, 1)), conformer=rng.random((40, 1)))
+    reports = parts_report(part_calibrations(mean, y, parts, ["t"]), mean, y, parts)
+    (tmp_path / "metrics.json").write_text(json.dumps({"uncertainty": {"parts": reports}}))
+    variants = run.unc_variants(tmp_path)
+    assert list(variants) == ["conformer", "ensemble", "conformer+ensemble"]
+    # the fields tables.yaml reads, and nothing but scalar scores
+    assert {"nll", "miscalibration_area", "spearman", "coverage", "mean_width"} < set(
+        variants["ensemble"]
+    )
+    assert variants["ensemble"] == {k: reports["ensemble"][k] for k in REGRESSION_SCORES}
+    (tmp_path / "metrics.json").write_text(json.dumps({"uncertainty": {}}))  # an older run
+    assert run.unc_variants(tmp_path) == {}
+    y, mean = pd.Series(y[:, 0]), pd.Series(mean[:, 0])
+    out = run.unc_fields(y, mean, np.full(40, 0.3), mean - 0.5, mean + 0.5)
+    inside = np.mean(np.abs(y - mean) <= 0.5)
+    assert out["unc"]["coverage"] == pytest.approx(inside) and set(out["unc"]) == set(
+        REGRESSION_SCORES
+    )
+    assert out["unc_arrays"]["upper"] == pytest.approx(mean + 0.5, abs=1e-5)

@@ -11,6 +11,7 @@ from molprop.uncertainty import (
     Calibration,
     CalibrationSet,
     ProbabilityCalibration,
+    VarianceParts,
     calibrate_classification,
     calibrate_regression,
     conformal_quantile,
@@ -18,9 +19,11 @@ from molprop.uncertainty import (
     fit_probability_calibration,
     load_record,
     missing_columns_note,
+    regression_report,
     uncertainty_columns,
 )
 from molprop.uncertainty.evaluation import expected_calibration_error, gaussian_nll
+from molprop.uncertainty.parts import part_calibrations, part_combinations, parts_report
 
 
 def heteroscedastic(rng, n, true_scale=1.0):
@@ -179,3 +182,44 @@ def test_isotonic_is_monotone_and_calibrates_a_distorted_probability():
     assert ProbabilityCalibration.from_dict(iso.to_dict()) == iso
     with pytest.raises(InputError, match="method='beta'"):
         fit_probability_calibration(true, label, "t", "beta")
+
+
+def _parts(rng, n: int):
+    """Two tasks whose errors follow the ensemble part; conformer and mve are noise."""
+    ensemble, conformer, mve = (rng.uniform(0.05, 2.0, size=(n, 2)) for _ in range(3))
+    mean = rng.normal(size=(n, 2))
+    target = mean + np.sqrt(ensemble) * rng.normal(size=(n, 2))
+    return mean, target, VarianceParts(mean, ensemble=ensemble, conformer=conformer, mve=mve)
+
+
+def test_each_combination_of_parts_is_calibrated_on_its_summed_variances():
+    rng = np.random.default_rng(7)
+    (mean, target, parts), (t_mean, t_target, t_parts) = _parts(rng, 300), _parts(rng, 300)
+    fits = part_calibrations(mean, target, parts, ["a", "b"], coverage=0.8)
+    assert list(fits) == [
+        "conformer",
+        "ensemble",
+        "mve",
+        "conformer+ensemble",
+        "conformer+mve",
+        "ensemble+mve",
+        "conformer+ensemble+mve",
+    ]
+    for name, record in fits.items():
+        assert record.components == tuple(name.split("+"))
+        variance = sum(getattr(parts, p) for p in record.components)
+        for t, cal in enumerate(record.tasks):
+            alone = fit_calibration(
+                mean[:, t], np.sqrt(variance[:, t]), target[:, t], cal.task, 0.8
+            )
+            assert cal.scale == pytest.approx(alone.scale) and cal.coverage == 0.8
+            assert cal.std_floor == pytest.approx(alone.std_floor)
+            np.testing.assert_allclose(cal.scores, alone.scores)
+    report = parts_report(fits, t_mean, t_target, t_parts)
+    std, lower, upper = fits["ensemble+mve"].apply(t_mean, np.sqrt(t_parts.ensemble + t_parts.mve))
+    expected = regression_report(t_target, t_mean, std, ["a", "b"], lower, upper)
+    assert report["ensemble+mve"] == pytest.approx(expected, nan_ok=True)
+    # the part the errors follow is the informative one
+    assert report["ensemble"]["nll"] < report["conformer"]["nll"] - 0.1
+    assert report["ensemble"]["top_half_ratio"] < report["mve"]["top_half_ratio"]
+    assert list(part_combinations(("mve", "conformer"))) == ["conformer", "mve", "conformer+mve"]

@@ -54,6 +54,20 @@ def test_selective_curve_of_a_known_ranking():
     assert reversed_curve[0] == 10.0 and reversed_curve[-1] == curve[-1]
 
 
+def test_top_half_ratio_on_hand_made_values():
+    y, mu = np.zeros(4), np.array([1.0, -1.0, 3.0, -3.0])  # errors 1, 1, 3, 3
+    sigma = np.array([0.1, 0.2, 0.3, 0.4])
+    # the confident half has errors 1, 1 (RMSE 1); all four have RMSE sqrt(20 / 4)
+    assert ev.top_half_ratio(y, mu, sigma) == pytest.approx(1 / math.sqrt(5))
+    assert ev.top_half_ratio(y, mu, -sigma) == pytest.approx(3 / math.sqrt(5))
+    # odd n: the half is ceil(3 / 2) = 2 molecules
+    assert ev.top_half_ratio(y[:3], mu[:3], sigma[:3]) == pytest.approx(1 / math.sqrt(11 / 3))
+    assert math.isnan(ev.top_half_ratio(y, y, sigma))  # exact predictions: no ratio
+    report = regression_report(y[:, None], mu[:, None], sigma[:, None], ["t"], n_boot=10)
+    assert report["top_half_ratio"] == pytest.approx(1 / math.sqrt(5))
+    assert len(report["top_half_ratio_ci"]) == 2
+
+
 def test_interval_coverage_width_brier_and_ece_on_hand_made_values():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     assert ev.interval_coverage(y, y - 1, np.array([1.0, 2.0, 1.0, 4.0])) == 0.75

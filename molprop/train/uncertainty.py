@@ -4,7 +4,9 @@ Implements the train side of :mod:`molprop.uncertainty`: per member the conforme
 predictions (and, with a variance head, the bagged predicted variances) become variance
 parts; the record fitted on validation goes to ``model/model.json``; the test split gets
 the calibrated columns, the ``uncertainty`` section of ``metrics.json`` and
-``calibration.png``.
+``calibration.png``. For regression the section also has ``parts``: the same calibration
+refitted on validation for every combination of the available parts and scored on test
+(:mod:`molprop.uncertainty.parts`), from the arrays already at hand.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from molprop.uncertainty import (
 )
 from molprop.uncertainty.columns import calibrated_columns
 from molprop.uncertainty.config import UncertaintyConfig
+from molprop.uncertainty.parts import part_calibrations, parts_report
 from molprop.uncertainty.plots import calibration_plot
 from molprop.uncertainty.record import CALIBRATED_SUFFIX, LOWER_SUFFIX, STD_SUFFIX, UPPER_SUFFIX
 
@@ -166,9 +169,10 @@ def calibrate_and_score(
         plot_path: Where ``calibration.png`` goes (regression with test molecules).
 
     Returns:
-        The record, the metrics section and the test columns. A calibration that cannot be
-        fitted (e.g. fewer than two validation molecules) is logged and reported in the
-        section as ``skipped``; the run's other outputs are still written.
+        The record, the metrics section (regression: with ``parts``, the test scores of each
+        combination of variance parts calibrated alone) and the test columns. A calibration
+        that cannot be fitted (e.g. fewer than two validation molecules) is logged and
+        reported in the section as ``skipped``; the run's other outputs are still written.
     """
     config = uncertainty_config(cfg)
     names = list(names)
@@ -207,6 +211,15 @@ def calibrate_and_score(
     metrics["test"] = regression_report(
         target, pred, std, names, lower, upper, n_boot=config.bootstrap
     )
+    fits = part_calibrations(
+        _numpy(val.ensemble.prediction),
+        _numpy(val.target),
+        parts["val"],
+        names,
+        config.coverage,
+        config.floor_fraction,
+    )
+    metrics["parts"] = parts_report(fits, pred, target, parts["test"])
     if len(target):
         calibration_plot(
             target,

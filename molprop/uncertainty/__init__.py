@@ -17,8 +17,12 @@ Modules
 * :mod:`.record`: ``CalibrationSet``, the per-run record ``model/model.json`` stores, and the
   names of the columns it makes possible.
 * :mod:`.evaluation` / :mod:`.report`: Gaussian NLL, miscalibration area, ENCE,
-  Spearman(sigma, |error|), interval coverage and width, selective-prediction curve, Brier,
-  ECE, seeded (paired) bootstrap intervals; ``regression_report`` gives the metrics.json dict.
+  Spearman(sigma, |error|), interval coverage and width, selective-prediction curve and its
+  top-half ratio RMSE(most confident half) / RMSE(all), Brier, ECE, seeded (paired) bootstrap
+  intervals; ``regression_report`` gives the metrics.json dict; ``report.REGRESSION_SCORES``
+  names each score with the columns it takes.
+* :mod:`.parts`: the calibration refitted for every combination of variance parts
+  (``"conformer"``, ..., ``"conformer+ensemble+mve"``) and its test scores.
 * :mod:`.plots`: ``calibration.png`` (error-based calibration plot and coverage curve).
 * :mod:`.columns`: the calibrated output columns, computed once for train and predict.
 * :mod:`.config`: the typed ``uncertainty`` config group.
@@ -50,7 +54,10 @@ beside it; both default, so an older ``model.json`` loads). On test,
 :func:`.columns.calibrated_columns` fills the columns of ``test_predictions.csv``,
 ``regression_report`` / ``classification_report`` (raw and calibrated, 1000 bootstrap
 replicates) the ``uncertainty`` section of ``metrics.json``, and :func:`.plots.calibration_plot`
-writes ``calibration.png``.
+writes ``calibration.png``. Regression runs add ``uncertainty.parts``:
+``{"conformer": {scores}, "ensemble+mve": {...}, ...}``, one ``regression_report`` (no
+bootstrap) per non-empty combination of the available parts, each calibrated on val alone
+(:func:`.parts.part_calibrations`, :func:`.parts.parts_report`).
 
 Predict (:class:`molprop.inference.predictor.Predictor`): ``load_record(spec.uncertainty)``;
 ``None`` logs ``missing_columns_note`` once and leaves those columns out. Otherwise the same

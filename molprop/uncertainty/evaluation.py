@@ -11,7 +11,9 @@ predictions, stds, intervals or probabilities, so they score any tool's output t
   (0 ideal, at most 1/2).
 * ENCE: molecules sorted by ``s`` into equal-count bins; ``mean_j |RMV_j - RMSE_j| / RMV_j``
   with ``RMV_j`` the root mean predicted variance of bin ``j`` (0 ideal).
-* Selective prediction: the RMSE of the most confident (smallest ``s``) 10 %, 20 %, ..., 100 %.
+* Selective prediction: the RMSE of the most confident (smallest ``s``) 10 %, 20 %, ..., 100 %;
+  as one number, the top-half ratio RMSE(most confident half) / RMSE(all) (below 1 when ``s``
+  ranks the errors, about 1 when it does not).
 * Brier score ``mean (p - y)^2`` and ECE over equal-width probability bins,
   ``sum_j (n_j / n) |mean(y)_j - mean(p)_j|`` (the positive-class reliability gap).
 """
@@ -123,6 +125,16 @@ def selective_curve(y, mu, sigma, fractions: Sequence[float] = SELECTIVE_FRACTIO
     error = (y - mu)[np.argsort(sigma, kind="stable")]
     n = error.size
     return np.array([_rmse(error[: max(1, math.ceil(f * n - 1e-9))]) for f in fractions])
+
+
+def top_half_ratio(y, mu, sigma) -> float:
+    """RMSE of the most confident half (smallest ``sigma``) over the RMSE of all molecules.
+
+    The half is the first ``ceil(n / 2)`` as in :func:`selective_curve`; NaN when every
+    prediction is exact (or there are no molecules).
+    """
+    half, everything = selective_curve(y, mu, sigma, (0.5, 1.0))
+    return float(half / everything) if everything > 0 else float("nan")
 
 
 def brier_score(y, prob) -> float:

@@ -4,6 +4,10 @@ Keys follow :func:`molprop.metrics.compute_metrics`: ``"<score>"`` is the mean o
 when ``T > 1``, ``"<score>/<task>"`` the task's value. ``selective_rmse`` is a list (one RMSE
 per entry of ``selective_fractions``). With ``n_boot > 0`` every scalar score also gets a
 seeded 95 % bootstrap interval ``"<score>_ci"`` (per task for ``T > 1``: ``"<score>_ci/<task>"``).
+
+:data:`REGRESSION_SCORES` and :data:`CLASSIFICATION_SCORES` name every scalar score with the
+per-molecule columns it takes, so that other callers (the benchmarks, which also score other
+tools' outputs) compute exactly these scores by name.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from molprop.uncertainty import evaluation as ev
 
 Scorer = Callable[..., float]
 
-
-def _regression_scorers(with_interval: bool) -> dict[str, tuple[Scorer, tuple[int, ...]]]:
-    """Score name -> (function, indices of its arguments in ``(y, mu, sigma, lo, hi)``)."""
-    scorers = {
-        "nll": (ev.gaussian_nll, (0, 1, 2)),
-        "miscalibration_area": (ev.miscalibration_area, (0, 1, 2)),
-        "ence": (ev.ence, (0, 1, 2)),
-        "spearman": (ev.spearman_sigma_error, (0, 1, 2)),
-    }
-    if with_interval:
-        scorers["coverage"] = (ev.interval_coverage, (0, 3, 4))
-        scorers["mean_width"] = (ev.mean_interval_width, (3, 4))
-    return scorers
+#: Regression score name -> (function, the columns it takes). Columns: ``y`` (target),
+#: ``mean``, ``std`` (the predicted, usually calibrated, std), ``lower`` / ``upper`` (interval
+#: bounds); a report leaves out the scores whose columns it was not given.
+REGRESSION_SCORES: dict[str, tuple[Scorer, tuple[str, ...]]] = {
+    "nll": (ev.gaussian_nll, ("y", "mean", "std")),
+    "miscalibration_area": (ev.miscalibration_area, ("y", "mean", "std")),
+    "ence": (ev.ence, ("y", "mean", "std")),
+    "spearman": (ev.spearman_sigma_error, ("y", "mean", "std")),
+    "top_half_ratio": (ev.top_half_ratio, ("y", "mean", "std")),
+    "coverage": (ev.interval_coverage, ("y", "lower", "upper")),
+    "mean_width": (ev.mean_interval_width, ("lower", "upper")),
+}
+#: Classification score name -> (function, the columns it takes: ``y`` 0/1, ``prob``).
+CLASSIFICATION_SCORES: dict[str, tuple[Scorer, tuple[str, ...]]] = {
+    "brier": (ev.brier_score, ("y", "prob")),
+    "ece": (ev.expected_calibration_error, ("y", "prob")),
+}
 
 
 def _columns(name: str, array, shape: tuple[int, int]) -> np.ndarray:
@@ -39,15 +47,17 @@ def _columns(name: str, array, shape: tuple[int, int]) -> np.ndarray:
     return array
 
 
-def _score_tasks(scorers, columns, task_names, n_boot: int, seed: int) -> list[dict]:
-    """Per-task scores on the rows whose target (column 0) is not NaN."""
+def _score_tasks(scorers, columns: dict, task_names, n_boot: int, seed: int) -> list[dict]:
+    """Per-task scores (those whose columns are given) on the rows whose ``y`` is not NaN."""
     per_task = []
     for t, _ in enumerate(task_names):
-        mask = ~np.isnan(columns[0][:, t])
-        rows = [c[mask, t] for c in columns]
+        mask = ~np.isnan(columns["y"][:, t])
+        rows = {key: c[mask, t] for key, c in columns.items()}
         scores: dict = {"n": int(mask.sum())}
-        for name, (fn, idx) in scorers.items():
-            args = [rows[i] for i in idx]
+        for name, (fn, needs) in scorers.items():
+            if not set(needs) <= set(rows):
+                continue
+            args = [rows[c] for c in needs]
             scores[name] = fn(*args) if mask.sum() else float("nan")
             if n_boot > 0 and mask.sum() > 1:
                 _, lo, hi = ev.bootstrap_ci(fn, *args, n_boot=n_boot, seed=seed)
@@ -112,22 +122,19 @@ def regression_report(
         seed: Bootstrap seed.
 
     Returns:
-        ``nll``, ``miscalibration_area``, ``ence``, ``spearman``, ``coverage``,
-        ``mean_width`` (with intervals), ``selective_rmse``, ``selective_fractions``, ``n``.
+        The scores of :data:`REGRESSION_SCORES` (``coverage`` and ``mean_width`` only with
+        both bounds), ``selective_rmse``, ``selective_fractions`` and ``n``.
     """
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or target.shape[1] != len(task_names):
         raise InputError(f"target: received shape {target.shape}; expected [n, {len(task_names)}]")
-    with_interval = lower is not None and upper is not None
-    columns = [target] + [
-        _columns(name, a, target.shape)
-        for name, a in (("mean", mean), ("std", std), ("lower", lower), ("upper", upper))
-        if a is not None
-    ]
-    per_task = _score_tasks(_regression_scorers(with_interval), columns, task_names, n_boot, seed)
+    given = {"mean": mean, "std": std, "lower": lower, "upper": upper}
+    columns = {"y": target}
+    columns.update({k: _columns(k, a, target.shape) for k, a in given.items() if a is not None})
+    per_task = _score_tasks(REGRESSION_SCORES, columns, task_names, n_boot, seed)
     for t, scores in enumerate(per_task):
         mask = ~np.isnan(target[:, t])
-        y, mu, sigma = (c[mask, t] for c in columns[:3])
+        y, mu, sigma = (columns[k][mask, t] for k in ("y", "mean", "std"))
         curve = (
             ev.selective_curve(y, mu, sigma, fractions)
             if mask.any()
@@ -146,9 +153,6 @@ def classification_report(
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or target.shape[1] != len(task_names):
         raise InputError(f"target: received shape {target.shape}; expected [n, {len(task_names)}]")
-    columns = [target, _columns("prob", prob, target.shape)]
-    scorers = {
-        "brier": (ev.brier_score, (0, 1)),
-        "ece": (ev.expected_calibration_error, (0, 1)),
-    }
-    return _merge(_score_tasks(scorers, columns, task_names, n_boot, seed), task_names)
+    columns = {"y": target, "prob": _columns("prob", prob, target.shape)}
+    per_task = _score_tasks(CLASSIFICATION_SCORES, columns, task_names, n_boot, seed)
+    return _merge(per_task, task_names)
