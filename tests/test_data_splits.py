@@ -101,20 +101,31 @@ def test_file_split_with_key_drops_skipped_rows(tmp_path):
     )
 
 
+def _split_settings(**kw) -> dict:
+    """The split fields of DataConfig (their defaults), with ``kw`` changed."""
+    from dataclasses import fields
+
+    from molprop.data.config import DataConfig
+
+    names = ("split", "split_sizes", "split_seed", "split_column", "split_file", "split_key")
+    defaults = {f.name: f.default for f in fields(DataConfig) if f.name in names}
+    return {**defaults, **kw}
+
+
 def test_make_split_dispatch_and_bad_sizes():
     frame = pd.DataFrame({"smiles": SMILES})
     split = make_split(
-        {"split": "scaffold", "split_sizes": [0.8, 0.1, 0.1]}, frame, ROWS, CANON, "f"
+        _split_settings(split="scaffold", split_sizes=[0.8, 0.1, 0.1]), frame, ROWS, CANON, "f"
     )
     check_partition(split, ROWS)
     with pytest.raises(InputError) as info:
-        make_split({"split": "random", "split_sizes": [0.8, 0.3, 0.1]}, frame, ROWS, CANON, "f")
+        make_split(_split_settings(split_sizes=[0.8, 0.3, 0.1]), frame, ROWS, CANON, "f")
     assert str(info.value) == (
         "data.split_sizes: received [0.8, 0.3, 0.1]; expected three non-negative fractions "
         "[train, val, test] that sum to 1"
     )
     with pytest.raises(InputError) as info:
-        make_split({"split": "stratified"}, frame, ROWS, CANON, "f")
+        make_split(_split_settings(split="stratified"), frame, ROWS, CANON, "f")
     assert str(info.value) == (
         "data.split: received 'stratified'; expected one of ('random', 'scaffold', 'column', "
         "'file')"

@@ -219,24 +219,22 @@ def make_split(data_cfg: dict, frame: pd.DataFrame, rows, canonical, source: str
     """Split the usable rows according to the ``data`` config.
 
     Args:
-        data_cfg: ``data`` settings (``split``, ``split_sizes``, ``split_seed``,
-            ``split_column``, ``split_file``, ``split_key``).
+        data_cfg: ``data`` settings, every split field of
+            :class:`molprop.data.config.DataConfig` (which holds their defaults): ``split``,
+            ``split_sizes``, ``split_seed``, ``split_column``, ``split_file``, ``split_key``.
         frame: The input table.
         rows: Usable row indices.
         canonical: Canonical SMILES of those rows.
         source: Input file name for messages.
     """
-    method = str(data_cfg.get("split") or "random").lower()
-    sizes = data_cfg.get("split_sizes") or (0.8, 0.1, 0.1)
-    seed = int(data_cfg.get("split_seed") or 0)
-    if method == "random":
-        return random_split(rows, canonical, sizes, seed)
-    if method == "scaffold":
-        return scaffold_split(rows, canonical, sizes, seed)
+    method = str(data_cfg["split"]).lower()
+    if method in ("random", "scaffold"):
+        split = random_split if method == "random" else scaffold_split
+        return split(rows, canonical, data_cfg["split_sizes"], int(data_cfg["split_seed"]))
     if method == "column":
-        return column_split(frame, data_cfg.get("split_column"), rows, source)
+        return column_split(frame, data_cfg["split_column"], rows, source)
     if method == "file":
-        return file_split(data_cfg.get("split_file"), data_cfg.get("split_key"), rows, len(frame))
+        return file_split(data_cfg["split_file"], data_cfg["split_key"], rows, len(frame))
     raise InputError(f"data.split: received '{method}'; expected one of {METHODS}")
 
 
