@@ -165,6 +165,10 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     pred, y = col(preds, target), col(truth, target)
     out = {f"test_{k}": round(v, 4) for k, v in compute_metrics(pred, y, task, [target]).items()}
     out["n_test"], out["n_unpredicted"] = len(truth), int((~ok).sum())
+    # per molecule (NaN: not predicted), for paired bootstrap comparisons from the records
+    out["per_molecule"] = {
+        k: f[target].round(5).tolist() for k, f in (("y", truth), ("pred", preds))
+    }
     for kind, suffix in (("conformer", CONFORMER_STD), ("ensemble", ENSEMBLE_STD)):
         if target + suffix in preds:
             rho = spread_error_spearman(pred, col(preds, target + suffix), y)

@@ -122,12 +122,13 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
 
 
 def paired_seeds(recs: Records, spec: dict, ds: str, setup: str) -> set[int] | None:
-    """Seeds with a record in every cell of the row, when the table is ``paired``."""
+    """Seeds with a record in every cell of the row (and its peers), when ``paired``."""
     if not spec.get("paired"):
         return None
     sets = [
         {r["seed"] for r in recs.select(dataset=ds, split=spec["split"], setup=s)}
-        for s in {col.get("setup", setup).format(setup=setup) for col in spec["columns"]}
+        for col in spec["columns"]
+        for s in {col.get("setup", setup).format(setup=setup), col.get("peer", setup)}
     ]
     return set.intersection(*sets)
 
