@@ -623,7 +623,8 @@ def test_molprop_train_help_puts_examples_first(capsys):
 
 
 def test_python_m_entry_points_print_help():
-    for args in (["-m", "molprop", "--help"], ["-m", "molprop.cli.predict", "--help"]):
+    for module in ("molprop", "molprop.cli.predict", "molprop.predict"):
+        args = ["-m", module, "--help"]
         result = run_cli(args, timeout=120)
         assert result.returncode == 0 and "usage:" in result.stdout, (args, result.stderr)
 
