@@ -57,7 +57,7 @@ MATRIX = REPO / "benchmarks" / "matrix.yaml"
 PEERS = {"chemprop": REPO.parent / "shared" / "tools" / "chemprop_baseline.py"}
 CHEMPROP_BIN = REPO / "benchmarks" / ".venv-chemprop" / "bin" / "chemprop"
 KEY = ("dataset", "split", "setup", "seed")
-DIGITS = 5  # decimals of the per-molecule columns kept in ``unc_arrays``
+DIGITS = 5  # decimals of the per-molecule columns kept in records
 
 
 def expand(matrix: dict, datasets=None, splits=None, setups=None, seeds=None) -> list[tuple]:
@@ -167,7 +167,7 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     out["n_test"], out["n_unpredicted"] = len(truth), int((~ok).sum())
     # per molecule (NaN: not predicted), for paired bootstrap comparisons from the records
     out["per_molecule"] = {
-        k: f[target].round(5).tolist() for k, f in (("y", truth), ("pred", preds))
+        k: f[target].round(DIGITS).tolist() for k, f in (("y", truth), ("pred", preds))
     }
     for kind, suffix in (("conformer", CONFORMER_STD), ("ensemble", ENSEMBLE_STD)):
         if target + suffix in preds:
