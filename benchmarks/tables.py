@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
-from molprop.metrics import MONITOR
+from molprop.metrics import CLASSIFICATION_METRICS, MONITOR, compute_metrics
 from molprop.uncertainty.evaluation import bootstrap_ci
 from molprop.uncertainty.report import REGRESSION_SCORES
 
@@ -27,6 +28,23 @@ MATRIX = REPO / "benchmarks" / "matrix.yaml"
 BLOCK = re.compile(r"(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 NONE = "–"
 N_BOOT = 1000  # bootstrap replicates of the `stat: ci` intervals
+
+
+def _test_metric(name: str):
+    """``fn(y, pred)`` of the app's test metric ``name`` (molprop.metrics) on numpy arrays."""
+
+    def fn(y: np.ndarray, pred: np.ndarray) -> float:
+        if name == "rmse":  # the app's RMSE, without a torch round trip per replicate
+            return float(np.sqrt(np.mean((pred - y) ** 2)))
+        task = "classification" if name in CLASSIFICATION_METRICS else "regression"
+        as_t = [torch.as_tensor(a, dtype=torch.float64).reshape(-1, 1) for a in (pred, y)]
+        return compute_metrics(*as_t, task, ["t"])[name]
+
+    return fn
+
+
+#: Accuracy scores of `stat: ci` over the records' per_molecule targets and predictions.
+ACCURACY_SCORES = {name: (_test_metric(name), ("y", "pred")) for name in ("rmse", "roc_auc")}
 
 
 def mean_std(vals: list[float], digits: int = 3) -> str:
@@ -79,13 +97,15 @@ def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None
     """``(value, lower, upper)``: mean of ``score`` over seeds, bootstrap 95% interval.
 
     A replicate draws one set of test molecules for every seed's ``unc_arrays`` (same rows in
-    split order), so the interval is that of the seed mean; with ``peer`` records (same
+    split order; ``per_molecule`` for :data:`ACCURACY_SCORES`), so the interval is that of the
+    seed mean; with ``peer`` records (same
     seeds) the statistic is the paired difference ``mean(records) - mean(peer)``.
     """
-    fn, cols = REGRESSION_SCORES[score]
+    fn, cols = ACCURACY_SCORES.get(score) or REGRESSION_SCORES[score]
+    field = "per_molecule" if score in ACCURACY_SCORES else "unc_arrays"
     # one [n, seeds] array per column: a replicate resamples the rows of all of them at once
-    mine = [np.stack([r["unc_arrays"][c] for r in records], 1) for c in cols]
-    other = [np.stack([r["unc_arrays"][c] for r in peer], 1) for c in cols] if peer else []
+    mine = [np.stack([r[field][c] for r in records], 1) for c in cols]
+    other = [np.stack([r[field][c] for r in peer], 1) for c in cols] if peer else []
 
     def stat(*arrays):
         def mean(a):
@@ -109,7 +129,8 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
         other = [peer[r["seed"]] for r in rs] if "peer" in col else None
         if not rs:
             return None
-        (value, lo, hi), d = seed_mean_ci(rs, col["score"], other), col.get("digits", 3)
+        score = MONITOR[recs.tasks[ds]][0] if col["score"] == "metric" else col["score"]
+        (value, lo, hi), d = seed_mean_ci(rs, score, other), col.get("digits", 3)
         return f"{value:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
     vals = recs.values(rs, (col.get("field") or recs.metric(ds)).format(setup=row))
     if stat == "count":

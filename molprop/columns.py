@@ -9,7 +9,8 @@ chemprop):
   ``t_conformer_std`` and, for an ensemble (M > 1), ``t_ensemble_std``;
 * a run with an uncertainty calibration adds the columns named by
   :func:`molprop.uncertainty.record.uncertainty_columns` (per task ``t_std``, ``t_lower``,
-  ``t_upper``, plus ``t_mve_std`` with a variance head; classification ``t_calibrated``,
+  ``t_upper``, plus ``t_mve_std`` with a variance head and ``t_train_distance`` when the
+  calibration uses the training-set distance; classification ``t_calibrated``,
   ``t_std``), after the task columns;
 * ``num_conformers``: conformers the prediction was bagged over (0 for a failed row).
 

@@ -8,6 +8,7 @@
       checkpoints/             best.ckpt, last.ckpt (every epoch); member_<m>/ when M > 1
       model/model.json         kwargs, task, scaler, conformer/graph/bagging settings
       model/member_<m>.safetensors   weights (incl. scaler buffers) of ensemble member m
+      model/train_fingerprints.safetensors   training fingerprints (distance uncertainty part)
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
       calibration.png          uncertainty calibration on the test split (regression)
 
@@ -37,6 +38,9 @@ class RunDir:
     checkpoints = property(lambda self: self.root / "checkpoints")
     model_dir = property(lambda self: self.root / "model")
     model_json = property(lambda self: self.root / "model" / "model.json")
+    train_fingerprints = property(
+        lambda self: self.root / "model" / "train_fingerprints.safetensors"
+    )
     metrics = property(lambda self: self.root / "metrics.json")
     test_predictions = property(lambda self: self.root / "test_predictions.csv")
     parity_plot = property(lambda self: self.root / "parity.png")

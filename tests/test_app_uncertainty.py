@@ -53,7 +53,7 @@ def _train(tiny_csv, cache_dir, run_dir: Path, extra: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def ensemble_run(tiny_csv, cache_dir, tmp_path_factory) -> Path:
-    """Regression, M = 2 members: auto components = the ensemble variance.
+    """Regression, M = 2 members: auto components = the ensemble variance and the distance.
 
     12 validation molecules: the 90 % conformal interval is finite from 9 on (n / (n + 1)).
     """
@@ -65,21 +65,28 @@ def test_training_writes_record_metrics_plot_and_columns(ensemble_run):
     spec = json.loads((ensemble_run / "model" / "model.json").read_text())
     assert spec["variance_head"] is False
     record = CalibrationSet.from_dict(spec["uncertainty"])
-    assert record.components == ("ensemble",) and record.task_names == ["logp"]
+    assert record.components == ("ensemble", "distance") and record.task_names == ["logp"]
     assert record.tasks[0].coverage == 0.9 and len(record.tasks[0].scores) == 12
     section = json.loads((ensemble_run / "metrics.json").read_text())["uncertainty"]
-    assert section["components"] == ["ensemble"] and section["coverage"] == 0.9
+    assert section["components"] == ["ensemble", "distance"] and section["coverage"] == 0.9
+    assert section["distance_weight"]["logp"] == record.tasks[0].distance_weight >= 0
     test = section["test"]
     assert REGRESSION_SCORES <= set(test) and len(test["selective_rmse"]) == 10
     assert np.isfinite([test[k] for k in REGRESSION_SCORES]).all()
     assert "nll_ci" in test  # the bootstrap interval
-    _check_parts(section, ["conformer", "ensemble", "conformer+ensemble"])
+    _check_parts(section, [
+        "conformer", "ensemble", "distance", "conformer+ensemble", "conformer+distance",
+        "ensemble+distance", "conformer+ensemble+distance",
+    ])  # fmt: skip
     assert (ensemble_run / "calibration.png").stat().st_size > 1000
     frame = pd.read_csv(ensemble_run / "test_predictions.csv")
-    columns = uncertainty_columns(["logp"], "regression")
-    assert list(frame.columns)[-4:] == [*columns, "num_conformers"]
-    # the stored record reproduces the test columns from the raw ensemble spread
-    std, lower, upper = record.apply(frame[["logp"]], frame[["logp_ensemble_std"]])
+    columns = uncertainty_columns(["logp"], "regression", distance=True)
+    assert list(frame.columns)[-5:] == [*columns, "num_conformers"]
+    assert ((frame.logp_train_distance >= 0) & (frame.logp_train_distance <= 1)).all()
+    # the stored record reproduces the test columns from the raw ensemble spread and distance
+    std, lower, upper = record.apply(
+        frame[["logp"]], frame[["logp_ensemble_std"]], None, frame[["logp_train_distance"]]
+    )
     np.testing.assert_allclose(frame["logp_std"], std[:, 0], rtol=1e-6)
     np.testing.assert_allclose(frame["logp_upper"], upper[:, 0], rtol=1e-6)
     observed = (
@@ -91,7 +98,7 @@ def test_training_writes_record_metrics_plot_and_columns(ensemble_run):
 def test_predict_gives_calibrated_intervals_at_the_chosen_coverage(ensemble_run, tmp_path):
     wide = predict(ensemble_run, PREDICT)
     assert list(wide.columns) == ["smiles"] + output_columns(
-        ["logp"], 2, uncertainty_columns(["logp"], "regression")
+        ["logp"], 2, uncertainty_columns(["logp"], "regression", distance=True)
     )
     assert np.isfinite(wide["logp_std"]).all() and (wide["logp_std"] > 0).all()
     assert (wide.logp_lower < wide.logp).all() and (wide.logp < wide.logp_upper).all()
@@ -132,17 +139,22 @@ def test_old_run_predicts_and_names_missing_columns(ensemble_run, tmp_path, capl
 def test_variance_head_run_end_to_end(tiny_csv, cache_dir, tmp_path):
     run = _train(tiny_csv, cache_dir, tmp_path, ["model.variance_head=true"])
     spec = artifacts.load_spec(run)
-    assert spec.variance_head and spec.uncertainty["components"] == ["mve"]
+    assert spec.variance_head and spec.uncertainty["components"] == ["mve", "distance"]
     test = pd.read_csv(run / "test_predictions.csv")
     assert (test["logp_mve_std"] > 0).all()
     section = json.loads((run / "metrics.json").read_text())["uncertainty"]
-    _check_parts(section, ["conformer", "mve", "conformer+mve"])
+    _check_parts(section, [
+        "conformer", "mve", "distance", "conformer+mve", "conformer+distance", "mve+distance",
+        "conformer+mve+distance",
+    ])  # fmt: skip
     frame = predict(run, PREDICT)
     assert list(frame.columns) == ["smiles"] + output_columns(
-        ["logp"], 1, uncertainty_columns(["logp"], "regression", variance_head=True)
+        ["logp"], 1, uncertainty_columns(["logp"], "regression", variance_head=True, distance=True)
     )
     record = CalibrationSet.from_dict(spec.uncertainty)
-    std, _, _ = record.apply(frame[["logp"]], frame[["logp_mve_std"]])
+    std, _, _ = record.apply(
+        frame[["logp"]], frame[["logp_mve_std"]], None, frame[["logp_train_distance"]]
+    )
     np.testing.assert_allclose(frame["logp_std"], std[:, 0], rtol=1e-5)
 
 
@@ -215,3 +227,22 @@ def test_calibration_that_cannot_be_fitted_is_reported_not_fatal(tmp_path):
     result = calibrate_and_score(cfg, "regression", ["y"], val, test, parts, tmp_path / "c.png")
     assert result.record.components == ("ensemble",) and len(result.columns["y_std"]) == 5
     assert (tmp_path / "c.png").is_file()
+
+
+def test_run_without_its_training_fingerprints_is_one_line(ensemble_run, tmp_path, capsys):
+    """A calibration with the distance part needs ``model/train_fingerprints.safetensors``."""
+    copy = tmp_path / "copy"
+    shutil.copytree(ensemble_run / "model", copy / "model")
+    (copy / "model" / "train_fingerprints.safetensors").unlink()
+    assert main([str(copy), "--smiles", "CCO", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "train_fingerprints.safetensors" in err
+    # without the distance part in its record the same run predicts (std from the ensemble)
+    path = copy / "model" / "model.json"
+    raw = json.loads(path.read_text())
+    raw["uncertainty"]["components"] = ["ensemble"]
+    for task in raw["uncertainty"]["tasks"]:
+        task["distance_weight"] = 0.0
+    path.write_text(json.dumps(raw))
+    frame = predict(copy, PREDICT)
+    assert "logp_train_distance" not in frame and np.isfinite(frame["logp_std"]).all()

@@ -146,7 +146,7 @@ def test_train_then_predict_round_trip(trained_run, tiny_csv, tmp_path):
     frame = pd.read_csv(out, keep_default_na=False)
     assert frame["smiles"].tolist() == rows["smiles"].tolist()
     # a run trained with calibration adds its calibrated columns (molprop.uncertainty)
-    calibrated = uncertainty_columns(["logp"], "regression")
+    calibrated = uncertainty_columns(["logp"], "regression", distance=True)
     assert list(frame.columns) == ["smiles", "logp_input"] + output_columns(["logp"], 1, calibrated)
     errors = frame[ERROR_COLUMN].tolist()
     assert errors[0].startswith("invalid SMILES") and errors[-1].startswith("invalid SMILES")

@@ -26,6 +26,7 @@ import torch
 from molprop import artifacts
 from molprop.bagging import Aggregated, aggregate_conformers, aggregate_ensemble
 from molprop.chem.config import ConformerConfig
+from molprop.chem.molecules import MoleculeError, parse_smiles
 from molprop.columns import (
     CONFORMER_STD_SUFFIX,
     ENSEMBLE_STD_SUFFIX,
@@ -34,7 +35,7 @@ from molprop.columns import (
     join_inputs,
     output_columns,
 )
-from molprop.data.config import BaggingConfig, GraphConfig, conformers_kept
+from molprop.data.config import BaggingConfig, DataConfig, GraphConfig, conformers_kept
 from molprop.data.descriptor_set import DescriptorSet
 from molprop.exceptions import InputError
 from molprop.inference.checks import blank_non_finite, resolve_device
@@ -46,6 +47,7 @@ from molprop.uncertainty import (
     uncertainty_columns,
 )
 from molprop.uncertainty.columns import calibrated_columns
+from molprop.uncertainty.domain import fingerprints, load_fingerprints, train_distance
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,14 @@ class Predictor:
         descriptors: The run's molecule descriptors (``spec.descriptors``) or ``None``.
         record: The run's uncertainty calibration (``None`` for a run trained without one;
             the first predicted frame then warns once which columns it cannot give).
+        train_fingerprints: Packed training fingerprints (``model/train_fingerprints``)
+            when the calibration uses the training-set distance, else ``None``.
     """
 
     models: list[Any]
     spec: artifacts.ModelSpec
     device: torch.device
+    train_fingerprints: np.ndarray | None = None
     conformers: ConformerConfig = dataclasses.field(init=False)
     graph: GraphConfig = dataclasses.field(init=False)
     bagging: BaggingConfig = dataclasses.field(init=False)
@@ -86,6 +91,15 @@ class Predictor:
             raise artifacts.ArtifactError(
                 f"model/model.json holds settings this molprop cannot use: {err}"
             ) from err
+        if (
+            self.record is not None
+            and self.record.uses_distance
+            and (self.train_fingerprints is None)
+        ):
+            raise artifacts.ArtifactError(
+                "model/model.json calibrates with the training-set distance but no training "
+                "fingerprints were loaded (model/train_fingerprints.safetensors)"
+            )
         # said once, with the first predicted rows (a command that fails stays one line)
         self._missing_note = missing_columns_note(self.record, self.spec.task_names, self.spec.task)
 
@@ -94,7 +108,10 @@ class Predictor:
         """Load ``run_dir/model`` (raises ``ArtifactError`` if missing or incompatible)."""
         dev = resolve_device(device)
         models = artifacts.load_model(run_dir, device=dev)
-        return cls(models, models[0].spec, dev)
+        spec, fingerprints = models[0].spec, None
+        if "distance" in ((spec.uncertainty or {}).get("components") or []):
+            fingerprints = load_fingerprints(artifacts.RunDir(run_dir).train_fingerprints)
+        return cls(models, spec, dev, fingerprints)
 
     @property
     def columns(self) -> list[str]:
@@ -107,7 +124,9 @@ class Predictor:
         if self.record is None:
             return []
         head = bool(self.spec.variance_head)
-        return uncertainty_columns(self.spec.task_names, self.spec.task, head)
+        return uncertainty_columns(
+            self.spec.task_names, self.spec.task, head, self.record.uses_distance
+        )
 
     def check_coverage(self, coverage: float | None) -> float | None:
         """Validate ``--coverage``; warn when this run cannot use it as asked.
@@ -202,13 +221,26 @@ class Predictor:
             bagged_var = [aggregate_conformers(torch.cat(v), mol_idx, "mean") for v in variances]
         return aggregate_ensemble(members, self.spec.ensemble_aggregate), members, bagged_var
 
-    def _calibrated(self, bagged, members, variances, coverage) -> dict[str, np.ndarray]:
+    def _distance(self, smiles: Sequence[str | None] | None, rows: np.ndarray):
+        """Training-set distance of the molecules at ``rows`` of the input (NaN: no SMILES)."""
+        if smiles is None:
+            return np.full(len(rows), np.nan)
+        largest = self.spec.data.get("largest_fragment", DataConfig.largest_fragment)
+        mols = [_parse_or_none(smiles[r], largest) for r in rows]
+        valid = np.array([m is not None for m in mols], dtype=bool)
+        return train_distance(fingerprints(mols), self.train_fingerprints, valid)
+
+    def _calibrated(
+        self, bagged, members, variances, coverage, smiles=None
+    ) -> dict[str, np.ndarray]:
         """Compute the calibrated columns of the molecules of ``bagged`` (rows: its ``mol_idx``)."""
         if self.record is None or not len(bagged.mol_idx):
             return {name: np.zeros(0) for name in self.calibrated_names}
         parts = None
         if self.record.task == "regression":
             parts = parts_from_aggregated(members, variances)
+            if self.record.uses_distance:
+                parts = parts.with_distance(self._distance(smiles, bagged.mol_idx.numpy()))
         return calibrated_columns(self.record, bagged.prediction.double().numpy(), parts, coverage)
 
     def result_frame(
@@ -218,10 +250,12 @@ class Predictor:
         errors,
         batch_size: int,
         coverage: float | None = None,
+        smiles: Sequence[str | None] | None = None,
     ) -> pd.DataFrame:
         """Input columns plus :attr:`columns`, one row per input row, in input order.
 
         ``coverage``: of the ``<task>_lower``/``<task>_upper`` intervals (the run's if None).
+        ``smiles``: the rows' SMILES, for the training-set distance (NaN columns without).
         """
         n = len(inputs)
         bagged, members, variances = self.bag_members(graphs, batch_size)
@@ -236,7 +270,8 @@ class Predictor:
                 column = np.full(n, np.nan)
                 column[rows] = field[:, t].double().numpy()
                 values[task + suffix] = column
-        for name, field in self._calibrated(bagged, members, variances, coverage).items():
+        calibrated = self._calibrated(bagged, members, variances, coverage, smiles)
+        for name, field in calibrated.items():
             column = np.full(n, np.nan)
             column[rows] = field
             values[name] = column
@@ -253,6 +288,14 @@ class Predictor:
             log.warning(self._missing_note)
             self._missing_note = None
         return join_inputs(inputs.reset_index(drop=True), out)
+
+
+def _parse_or_none(smiles: str | None, largest_fragment: bool):
+    """Parse ``smiles`` as training does; ``None`` when it does not parse."""
+    try:
+        return parse_smiles(smiles, largest_fragment) if isinstance(smiles, str) else None
+    except MoleculeError:
+        return None
 
 
 def _descriptors(state: dict | None) -> DescriptorSet | None:

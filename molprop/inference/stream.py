@@ -73,7 +73,7 @@ def _smiles_frames(
             descriptors=descriptors,
             user_descriptors=user,
         )
-        yield predictor.result_frame(frame, graphs, errors, batch_size, coverage)
+        yield predictor.result_frame(frame, graphs, errors, batch_size, coverage, values)
         bar.update(len(frame))
 
 
@@ -87,7 +87,8 @@ def _sdf_frames(
         str(path), predictor.graph, descriptors=predictor.descriptors
     )
     bar.total = len(records)
-    yield predictor.result_frame(records, graphs, errors, batch_size, coverage)
+    smiles = records["smiles"].tolist() if "smiles" in records else None
+    yield predictor.result_frame(records, graphs, errors, batch_size, coverage, smiles)
     bar.update(len(records))
 
 

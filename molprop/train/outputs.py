@@ -23,7 +23,10 @@ from molprop.train.uncertainty import (
     calibrate_and_score,
     collect_member,
     member_parts,
+    split_distance,
+    training_fingerprints,
 )
+from molprop.uncertainty.domain import save_fingerprints
 
 
 def _device(members: Sequence[Any]) -> torch.device:
@@ -100,6 +103,8 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     aggregate = str(cfg.bagging.aggregate)
     progress = bool(cfg.trainer.enable_progress_bar)
     results, parts = {}, {}
+    regression = task == "regression"
+    train_fp = training_fingerprints(dm) if regression else None
     for stage, loader_fn in (("val", dm.val_dataloader), ("test", dm.test_dataloader)):
         collected = [
             collect_member(
@@ -109,10 +114,11 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         ]
         preds = [c[0] for c in collected]
         results[stage] = evaluate(preds, task, names, aggregate)
-        regression = task == "regression"
-        parts[stage] = (
-            member_parts(preds, [c[1] for c in collected], aggregate) if regression else None
-        )
+        parts[stage] = None
+        if regression:
+            distance = split_distance(dm, results[stage].ensemble.mol_idx, train_fp)
+            members_parts = member_parts(preds, [c[1] for c in collected], aggregate)
+            parts[stage] = members_parts.with_distance(distance)
     for m in members:
         m.model.cpu()
     monitor, mode = monitor_for(cfg.monitor, task)
@@ -142,6 +148,8 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         plot(frame, names, run.parity_plot if task == "regression" else run.roc_plot)
     record = uncertainty.record
     save_model_dir(cfg, run, members, None if record is None else record.to_dict())
+    if record is not None and record.uses_distance:
+        save_fingerprints(run.train_fingerprints, train_fp)
     _print_summary(run, metrics)
     return float(value) if value is not None else float("nan")
 

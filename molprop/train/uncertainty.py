@@ -38,6 +38,7 @@ from molprop.uncertainty import (
 )
 from molprop.uncertainty.columns import calibrated_columns
 from molprop.uncertainty.config import UncertaintyConfig
+from molprop.uncertainty.domain import smiles_fingerprints, train_distance
 from molprop.uncertainty.parts import part_calibrations, parts_report
 from molprop.uncertainty.plots import calibration_plot
 from molprop.uncertainty.record import CALIBRATED_SUFFIX, LOWER_SUFFIX, STD_SUFFIX, UPPER_SUFFIX
@@ -68,11 +69,27 @@ def check_uncertainty(cfg: DictConfig, task: str, variance_head: bool) -> Uncert
             "classifier's probability p already gives the variance p (1 - p)"
         )
     if task == "regression":
-        available = ["conformer"]
+        available = ["conformer", "distance"]
         available += ["ensemble"] if int(cfg.ensemble.size) > 1 else []
         available += ["mve"] if variance_head else []
         resolve_components(config.components, available)
     return config
+
+
+def training_fingerprints(dm: Any) -> np.ndarray | None:
+    """Packed fingerprints of the training molecules (``None`` without a SMILES table)."""
+    canonical, split = getattr(dm, "canonical", None), getattr(dm, "split", None)
+    if canonical is None or not split or not len(split.get("train", ())):
+        return None
+    return smiles_fingerprints([canonical[int(r)] for r in split["train"]])[0]
+
+
+def split_distance(dm: Any, rows: torch.Tensor, train: np.ndarray | None) -> np.ndarray | None:
+    """Training-set distance of the molecules at table ``rows`` (``None`` without ``train``)."""
+    if train is None:
+        return None
+    packed, valid = smiles_fingerprints([dm.canonical[int(r)] for r in rows.tolist()])
+    return train_distance(packed, train, valid)
 
 
 @torch.no_grad()
@@ -144,8 +161,9 @@ def _fit(config, task, names, val: Evaluation, parts: VarianceParts | None) -> C
     components = resolve_components(config.components, parts.available())
     std = np.sqrt(parts.total(components))
     return calibrate_regression(
-        pred, std, target, names, components, config.coverage, config.floor_fraction
-    )
+        pred, std, target, names, components, config.coverage, config.floor_fraction,
+        parts.distances(components),
+    )  # fmt: skip
 
 
 def calibrate_and_score(
@@ -208,6 +226,8 @@ def calibrate_and_score(
                 cal.max_coverage,
             )
     metrics["scale"] = {cal.task: cal.scale for cal in record.tasks}
+    if record.uses_distance:
+        metrics["distance_weight"] = {cal.task: cal.distance_weight for cal in record.tasks}
     metrics["test"] = regression_report(
         target, pred, std, names, lower, upper, n_boot=config.bootstrap
     )

@@ -10,7 +10,10 @@ Modules
   (variance over the M members), ``conformer`` (each member's variance over its K conformers,
   averaged over members), ``mve`` (mean over members of the variance head's prediction);
   ``VarianceParts.total(components)`` sums the chosen ones (``"auto"``: ensemble + mve, or
-  the conformer part when it is the only one). Classification: ``p (1 - p)``.
+  the conformer part when it is the only one; plus ``distance`` where computed).
+  Classification: ``p (1 - p)``.
+* :mod:`.domain`: the training-set distance ``d = 1 - max Tanimoto`` (Morgan fingerprints)
+  and its weight ``w`` in the raw variance ``total + w d``, fitted on validation.
 * :mod:`.calibration`: z-scaling (one factor per task, the closed-form Gaussian-NLL
   minimiser) and normalised split-conformal intervals (``Calibration.apply``).
 * :mod:`.probability`: Platt or isotonic calibration of probabilities.
@@ -31,8 +34,9 @@ Output columns of ``predict`` (per task ``<task>``)
 ----------------------------------------------------
 Regression: ``<task>`` (bagged prediction, unchanged), ``<task>_conformer_std`` and
 ``<task>_ensemble_std`` (M > 1), the raw spreads as today, ``<task>_mve_std`` (variance
-head only: the square root of the ``mve`` part), then ``<task>_std``: the calibrated std
-``scale * max(sqrt(total), std_floor)`` in target units, and ``<task>_lower`` /
+head only: the square root of the ``mve`` part), ``<task>_train_distance`` (when the record
+uses the distance: ``d`` of the molecule), then ``<task>_std``: the calibrated std
+``scale * max(sqrt(total + w d), std_floor)`` in target units, and ``<task>_lower`` /
 ``<task>_upper``: the conformal interval ``<task> -+ q * <task>_std`` at ``--coverage``
 (default: the run's, 0.9). Classification: ``<task>`` (bagged probability, unchanged),
 ``<task>_calibrated`` (Platt/isotonic probability) and ``<task>_std`` =

@@ -18,6 +18,13 @@ Regression (per task, on the validation molecules with a target):
   positive ``s`` of the calibration set (to 1 when no ``s`` is positive: then ``c s`` is the
   constant RMS residual). The floor is stored and applied at prediction time.
 
+* **the training-set distance** (optional, :mod:`molprop.uncertainty.domain`). With a
+  distance ``d_i`` the raw variance becomes ``s_i^2 + w d_i``; ``w >= 0`` is chosen on
+  validation by the z-scaled NLL (profile likelihood: ``c`` is closed-form for each ``w``)
+  over ``w = 0`` and a log grid around ``median(s^2) / median(d)``. ``w = 0`` is on the grid,
+  so adding the distance never raises the validation NLL; the floor and the conformal scores
+  are then those of ``sqrt(s^2 + w d)``.
+
 The sorted scores are stored (``n`` floats per task), so intervals can be given at any
 coverage later, with the same finite-sample rule, without refitting.
 
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from molprop.exceptions import InputError
+from molprop.uncertainty.domain import fit_distance_weight, with_distance
 
 #: Version of the stored calibration dicts; :meth:`Calibration.from_dict` reads only this one.
 CALIBRATION_VERSION = 1
@@ -135,6 +143,8 @@ class Calibration:
         coverage: Coverage the run was calibrated for (the default of :meth:`apply`).
         scores: Sorted normalised scores ``|y - mu| / (c s)`` of the calibration molecules.
         version: Format version of :meth:`to_dict`.
+        distance_weight: Weight ``w`` of the training-set distance in the raw variance
+            ``s^2 + w d`` (0: no distance; also every record written before it existed).
     """
 
     task: str
@@ -143,6 +153,7 @@ class Calibration:
     coverage: float
     scores: tuple[float, ...]
     version: int = CALIBRATION_VERSION
+    distance_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.task, str):
@@ -154,6 +165,9 @@ class Calibration:
         if scores[0] < 0:
             raise InputError(f"calibration of task {self.task!r}: scores must be >= 0")
         object.__setattr__(self, "scores", scores)
+        weight = _finite(self.task, "distance_weight", self.distance_weight)
+        if weight < 0:
+            raise InputError(f"calibration of task {self.task!r}: distance_weight must be >= 0")
 
     def to_dict(self) -> dict:
         """JSON-safe dict (``from_dict`` reads it back)."""
@@ -164,11 +178,14 @@ class Calibration:
             "coverage": self.coverage,
             "scores": list(self.scores),
             "version": self.version,
+            "distance_weight": self.distance_weight,
         }
 
     @classmethod
     def from_dict(cls, raw: dict) -> Calibration:
         """Rebuild from :meth:`to_dict` output; ``InputError`` names any invalid field."""
+        if isinstance(raw, dict) and "distance_weight" not in raw:  # written before it existed
+            raw = {**raw, "distance_weight": 0.0}
         return cls(**read_fields(cls, raw))
 
     @property
@@ -183,7 +200,11 @@ class Calibration:
         )
 
     def apply(
-        self, mean: np.ndarray, std: np.ndarray, coverage: float | None = None
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        coverage: float | None = None,
+        distance: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Calibrated std and conformal interval of predictions ``mean`` with raw ``std``.
 
@@ -191,11 +212,19 @@ class Calibration:
             mean: Point predictions, any shape (NaN for failed rows passes through).
             std: Uncalibrated predicted std, same shape.
             coverage: Interval coverage; the calibrated one when ``None``.
+            distance: Training-set distance, same shape; needed when ``distance_weight > 0``.
 
         Returns:
             ``(std_cal, lower, upper)``, each the shape of ``mean``.
         """
         mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        if self.distance_weight > 0:
+            if distance is None:
+                raise InputError(
+                    f"calibration of task {self.task!r} uses the training-set distance "
+                    f"(weight {self.distance_weight:.3g}); received no distances"
+                )
+            std = with_distance(std, distance, self.distance_weight)
         std_cal = self.scale * np.maximum(std, self.std_floor)
         half = self.quantile(coverage) * std_cal
         return std_cal, mean - half, mean + half
@@ -208,6 +237,7 @@ def fit_calibration(
     task: str,
     coverage: float = DEFAULT_COVERAGE,
     floor_fraction: float = DEFAULT_FLOOR_FRACTION,
+    distance: np.ndarray | None = None,
 ) -> Calibration:
     """Fit z-scaling and conformal scores of one regression task on validation molecules.
 
@@ -218,6 +248,7 @@ def fit_calibration(
         task: Task name (for messages and the record).
         coverage: Default interval coverage of the run.
         floor_fraction: Std floor as a fraction of the median positive std.
+        distance: Training-set distances ``[n]``: also fit their weight (module doc).
 
     Returns:
         The task's :class:`Calibration`.
@@ -226,10 +257,15 @@ def fit_calibration(
         InputError: For negative stds or fewer than :data:`MIN_CALIBRATION_SIZE` molecules.
     """
     mean, std, target = (np.asarray(a, dtype=np.float64).ravel() for a in (mean, std, target))
-    mask = valid_rows(task, target, mean, std)
+    extra = () if distance is None else (np.asarray(distance, dtype=np.float64).ravel(),)
+    mask = valid_rows(task, target, mean, std, *extra)
     mean, std, target = mean[mask], std[mask], target[mask]
     if np.any(std < 0):
         raise InputError(f"calibration of task {task!r}: std has negative values; expected >= 0")
+    weight = 0.0
+    if distance is not None:
+        weight = fit_distance_weight(target - mean, std, extra[0][mask], floor_fraction)
+        std = with_distance(std, extra[0][mask], weight)
     positive = std[std > 0]
     floor = floor_fraction * float(np.median(positive)) if positive.size else 1.0
     sigma = np.maximum(std, floor)
@@ -238,4 +274,7 @@ def fit_calibration(
     if scale == 0.0:  # every prediction exact: keep a tiny but valid positive scale
         scale = float(np.finfo(np.float64).tiny)
     scores = np.sort(np.abs(z) / scale)
-    return Calibration(task, scale, floor, _check_coverage(coverage), tuple(scores.tolist()))
+    return Calibration(
+        task, scale, floor, _check_coverage(coverage), tuple(scores.tolist()),
+        distance_weight=weight,
+    )  # fmt: skip

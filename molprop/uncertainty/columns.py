@@ -12,6 +12,7 @@ import numpy as np
 from molprop.uncertainty.estimators import VarianceParts, bernoulli_variance
 from molprop.uncertainty.record import (
     CALIBRATED_SUFFIX,
+    DISTANCE_SUFFIX,
     LOWER_SUFFIX,
     MVE_STD_SUFFIX,
     STD_SUFFIX,
@@ -41,7 +42,8 @@ def calibrated_columns(
 
     Returns:
         Regression: ``<task>_mve_std`` (when ``parts`` has a variance-head part),
-        ``<task>_std``, ``<task>_lower``, ``<task>_upper``; classification:
+        ``<task>_train_distance`` (when the calibration uses it), ``<task>_std``,
+        ``<task>_lower``, ``<task>_upper``; classification:
         ``<task>_calibrated`` and ``<task>_std = sqrt(p (1 - p))`` of the calibrated
         probability. Each ``[n]``, in target units.
     """
@@ -56,10 +58,13 @@ def calibrated_columns(
             out[name + CALIBRATED_SUFFIX] = prob[:, t]
             out[name + STD_SUFFIX] = std[:, t]
         return out
-    std_cal, lower, upper = record.apply(prediction, raw_std(record, parts), coverage)
+    distance = parts.distances(record.components)
+    std_cal, lower, upper = record.apply(prediction, raw_std(record, parts), coverage, distance)
     for t, name in enumerate(names):
         if parts.mve is not None:
             out[name + MVE_STD_SUFFIX] = np.sqrt(parts.mve[:, t])
+        if distance is not None:
+            out[name + DISTANCE_SUFFIX] = distance[:, t]
         out[name + STD_SUFFIX] = std_cal[:, t]
         out[name + LOWER_SUFFIX] = lower[:, t]
         out[name + UPPER_SUFFIX] = upper[:, t]

@@ -27,9 +27,9 @@ class UncertaintyConfig:
     """How a run estimates and calibrates per-molecule uncertainty (group ``uncertainty``).
 
     Attributes:
-        components: Regression: the variance parts whose sum's square root is the
-            uncalibrated std, ``"auto"`` (ensemble + variance head where present, else the
-            conformer spread) or a list of names from
+        components: Regression: the parts of the uncalibrated std, ``"auto"`` (ensemble +
+            variance head where present, else the conformer spread; plus the training-set
+            distance, weighted on validation) or a list of names from
             :data:`molprop.uncertainty.estimators.COMPONENTS`.
         coverage: Default coverage of the conformal intervals (``predict --coverage``
             overrides it).

@@ -17,10 +17,14 @@ The parts combine as in the law of total variance: an ensemble of Gaussians
 ``mve + ensemble``. The conformer spread is a different quantity (how much the prediction
 moves between the molecule's 3-D conformers, which 2-D models cannot report); it is kept as
 its own part and enters the total only when asked for, or when it is the only part there is.
+
+``distance`` (:mod:`molprop.uncertainty.domain`) is not a variance: ``total`` leaves it out
+and the calibration fits its weight; ``"auto"`` adds it wherever it was computed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +33,9 @@ import numpy as np
 from molprop.exceptions import InputError
 
 #: Names of the variance parts a total can be built from.
-COMPONENTS = ("ensemble", "mve", "conformer")
+VARIANCES = ("ensemble", "mve", "conformer")
+#: Every part an uncertainty can be built from: the variances and the training-set distance.
+COMPONENTS = (*VARIANCES, "distance")
 #: Parts summed by ``components="auto"``, when available (see :func:`resolve_components`).
 AUTO_COMPONENTS = ("ensemble", "mve")
 
@@ -64,19 +70,21 @@ class VarianceParts:
         ensemble: Population variance over the ``M`` members (``None`` for ``M = 1``).
         conformer: Mean over members of the conformer variance.
         mve: Mean over members of the predicted (mean-variance head) variance.
+        distance: Training-set distance of each molecule, repeated per task (not a variance).
     """
 
     mean: np.ndarray
     ensemble: np.ndarray | None = None
     conformer: np.ndarray | None = None
     mve: np.ndarray | None = None
+    distance: np.ndarray | None = None
 
     def available(self) -> tuple[str, ...]:
         """Names of the parts that are not ``None``, in :data:`COMPONENTS` order."""
         return tuple(c for c in COMPONENTS if getattr(self, c) is not None)
 
     def total(self, components: str | Sequence[str] = "auto") -> np.ndarray:
-        """Sum of the chosen parts. ``[n, T]``.
+        """Sum of the chosen variance parts (``distance`` left out; 0 if none). ``[n, T]``.
 
         Args:
             components: ``"auto"`` or names from :data:`COMPONENTS`.
@@ -85,7 +93,23 @@ class VarianceParts:
             InputError: For an unknown or unavailable part.
         """
         chosen = resolve_components(components, self.available())
-        return np.sum([getattr(self, c) for c in chosen], axis=0)
+        variances = [getattr(self, c) for c in chosen if c in VARIANCES]
+        return np.sum(variances, axis=0) if variances else np.zeros_like(self.mean)
+
+    def distances(self, components: Sequence[str]) -> np.ndarray | None:
+        """Return the distance part when ``components`` name it, else ``None``. ``[n, T]``."""
+        return self.distance if "distance" in components else None
+
+    def with_distance(self, distance: np.ndarray | None) -> VarianceParts:
+        """Return these parts plus the training-set distance ``[n]`` of the same molecules."""
+        if distance is None:
+            return self
+        d = np.asarray(distance, dtype=np.float64).reshape(-1, 1)
+        if d.shape[0] != self.mean.shape[0]:
+            raise InputError(
+                f"distance: received {d.shape[0]} values; expected {self.mean.shape[0]} molecules"
+            )
+        return dataclasses.replace(self, distance=np.repeat(d, self.mean.shape[1], axis=1))
 
 
 def resolve_components(
@@ -112,7 +136,8 @@ def resolve_components(
             components = (components,)
         else:
             auto = tuple(c for c in AUTO_COMPONENTS if c in available)
-            components = auto or tuple(c for c in ("conformer",) if c in available)
+            auto = auto or tuple(c for c in ("conformer",) if c in available)
+            components = auto + (("distance",) if "distance" in available else ())
     unknown = [c for c in components if c not in COMPONENTS]
     if unknown:
         raise InputError(
@@ -124,7 +149,8 @@ def resolve_components(
         raise InputError(
             f"uncertainty components: {list(components)} requested but only "
             f"{list(available)} were estimated (ensemble needs M > 1 models, mve a "
-            "variance head, conformer per-conformer predictions)"
+            "variance head, conformer per-conformer predictions, distance the training "
+            "fingerprints of a regression run)"
         )
     return tuple(c for c in COMPONENTS if c in components)
 

@@ -25,7 +25,7 @@ from molprop.uncertainty.record import CalibrationSet, calibrate_regression
 from molprop.uncertainty.report import regression_report
 
 #: Order of the parts in a combination's name.
-PART_ORDER = ("conformer", "ensemble", "mve")
+PART_ORDER = ("conformer", "ensemble", "mve", "distance")
 
 
 def part_combinations(available: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -73,6 +73,7 @@ def part_calibrations(
             combo,
             coverage,
             floor_fraction,
+            parts.distances(combo),
         )
         for name, combo in part_combinations(parts.available()).items()
     }
@@ -97,6 +98,8 @@ def parts_report(
     """
     out = {}
     for name, record in calibrations.items():
-        std, lower, upper = record.apply(mean, np.sqrt(parts.total(record.components)))
+        std, lower, upper = record.apply(
+            mean, np.sqrt(parts.total(record.components)), None, parts.distances(record.components)
+        )
         out[name] = regression_report(target, mean, std, record.task_names, lower, upper)
     return out

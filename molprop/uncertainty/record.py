@@ -30,26 +30,33 @@ LOWER_SUFFIX = "_lower"
 UPPER_SUFFIX = "_upper"
 CALIBRATED_SUFFIX = "_calibrated"
 MVE_STD_SUFFIX = "_mve_std"
+DISTANCE_SUFFIX = "_train_distance"
 REGRESSION_METHOD = "z-scaling + normalised split-conformal"
 _FIELDS = {"version", "task", "method", "components", "tasks"}
 
 
 def uncertainty_columns(
-    task_names: Sequence[str], task: str, variance_head: bool = False
+    task_names: Sequence[str], task: str, variance_head: bool = False, distance: bool = False
 ) -> list[str]:
     """Names of the calibrated columns, task by task.
 
     Args:
         task_names: The run's task names.
-        task: ``"regression"`` (``_std``, ``_lower``, ``_upper``; ``_mve_std`` first for a
-            variance head) or ``"classification"`` (``_calibrated``, ``_std``).
+        task: ``"regression"`` (``_std``, ``_lower``, ``_upper``; before them ``_mve_std``
+            for a variance head and ``_train_distance`` when the calibration uses the
+            training-set distance) or ``"classification"`` (``_calibrated``, ``_std``).
         variance_head: Whether the run has a variance head.
+        distance: Whether the calibration uses the training-set distance.
     """
     if task == "regression":
-        suffixes = ((MVE_STD_SUFFIX,) if variance_head else ()) + (
-            STD_SUFFIX,
-            LOWER_SUFFIX,
-            UPPER_SUFFIX,
+        suffixes = (
+            ((MVE_STD_SUFFIX,) if variance_head else ())
+            + ((DISTANCE_SUFFIX,) if distance else ())
+            + (
+                STD_SUFFIX,
+                LOWER_SUFFIX,
+                UPPER_SUFFIX,
+            )
         )
     else:
         suffixes = (CALIBRATED_SUFFIX, STD_SUFFIX)
@@ -143,20 +150,35 @@ class CalibrationSet:
             )
         return array
 
+    @property
+    def uses_distance(self) -> bool:
+        """Whether the raw std includes the training-set distance (a regression part)."""
+        return "distance" in self.components
+
     def apply(
-        self, mean: np.ndarray, std: np.ndarray, coverage: float | None = None
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        coverage: float | None = None,
+        distance: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Calibrated std and interval bounds of every task. Each ``[n, T]``.
 
         Args:
             mean: Point predictions. ``[n, T]``.
-            std: Uncalibrated std (square root of the ``components`` sum). ``[n, T]``.
+            std: Uncalibrated std (square root of the variance parts' sum). ``[n, T]``.
             coverage: Interval coverage; each task's calibrated one when ``None``.
+            distance: Training-set distances ``[n, T]`` (needed when :attr:`uses_distance`).
         """
         if self.task != "regression":
             raise InputError("calibration: apply() is for regression; use apply_proba()")
         mean, std = self._check_width("mean", mean), self._check_width("std", std)
-        parts = [cal.apply(mean[:, t], std[:, t], coverage) for t, cal in enumerate(self.tasks)]
+        if distance is not None:
+            distance = self._check_width("distance", distance)
+        parts = [
+            cal.apply(mean[:, t], std[:, t], coverage, None if distance is None else distance[:, t])
+            for t, cal in enumerate(self.tasks)
+        ]
         return tuple(np.stack(p, axis=1) for p in zip(*parts, strict=True))
 
     def apply_proba(self, prob: np.ndarray) -> np.ndarray:
@@ -175,6 +197,7 @@ def calibrate_regression(
     components: Sequence[str],
     coverage: float = DEFAULT_COVERAGE,
     floor_fraction: float = DEFAULT_FLOOR_FRACTION,
+    distance: np.ndarray | None = None,
 ) -> CalibrationSet:
     """Fit :func:`~molprop.uncertainty.calibration.fit_calibration` task by task.
 
@@ -183,15 +206,24 @@ def calibrate_regression(
         std: Uncalibrated std. ``[n, T]``.
         target: Validation targets, NaN where missing. ``[n, T]``.
         task_names: The ``T`` task names.
-        components: The variance parts ``std`` was built from (recorded).
+        components: The parts ``std`` and ``distance`` come from (recorded).
         coverage: Default interval coverage.
         floor_fraction: Std floor as a fraction of the median positive std.
+        distance: Training-set distances ``[n, T]`` when ``components`` has ``distance``.
     """
     mean, std, target = (np.asarray(a, dtype=np.float64) for a in (mean, std, target))
+    if ("distance" in components) != (distance is not None):
+        raise InputError(
+            f"calibration: components={list(components)} but distance is "
+            f"{'given' if distance is not None else 'missing'}; expected both or neither"
+        )
     tasks = tuple(
-        fit_calibration(mean[:, t], std[:, t], target[:, t], name, coverage, floor_fraction)
+        fit_calibration(
+            mean[:, t], std[:, t], target[:, t], name, coverage, floor_fraction,
+            None if distance is None else np.asarray(distance, dtype=np.float64)[:, t],
+        )
         for t, name in enumerate(task_names)
-    )
+    )  # fmt: skip
     return CalibrationSet("regression", tuple(components), tasks)
 
 

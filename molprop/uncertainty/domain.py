@@ -1,0 +1,150 @@
+"""Distance to the training set: the applicability-domain part of the uncertainty.
+
+A molecule unlike every training molecule is predicted worse (scaffold splits make this the
+rule), something neither the ensemble nor the conformer spread has to know. Per molecule
+
+    d = 1 - max_j Tanimoto(fp(x), fp(x_j)),   x_j the training molecules,
+
+with Morgan fingerprints (radius :data:`RADIUS`, :data:`NUM_BITS` bits, RDKit). ``d`` is in
+``[0, 1]``: 0 for a molecule of the training set, 1 for one sharing no bit with any. It is
+not a variance: the calibration (:func:`molprop.uncertainty.calibration.fit_calibration`)
+fits the weight ``w`` of ``s^2 + w d`` on validation. The training fingerprints are stored
+bit-packed in ``model/`` (:data:`FINGERPRINTS_KEY`), so predict computes ``d`` the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdFingerprintGenerator
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
+
+from molprop.atomic import atomic_path
+from molprop.exceptions import ArtifactError, InputError
+
+RADIUS = 2
+NUM_BITS = 2048
+#: Tensor name of the packed training fingerprints ``[n_train, NUM_BITS / 8]`` (uint8).
+FINGERPRINTS_KEY = "train_fingerprints"
+#: Query molecules compared at once (a ``[chunk, n_train]`` similarity block).
+_CHUNK = 1024
+#: Distance weights tried: ``0`` and ``base * 10**k`` for these ``k`` (:func:`fit_distance_weight`).
+DISTANCE_WEIGHT_DECADES = np.linspace(-4.0, 4.0, 81)
+
+
+def fingerprints(mols: Sequence[Chem.Mol | None]) -> np.ndarray:
+    """Bit-packed Morgan fingerprints ``[n, NUM_BITS / 8]`` (uint8); a ``None`` row is all 0."""
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=RADIUS, fpSize=NUM_BITS)
+    bits = np.zeros((len(mols), NUM_BITS), dtype=np.uint8)
+    for i, mol in enumerate(mols):
+        if mol is not None:
+            bits[i] = gen.GetFingerprintAsNumPy(mol)
+    return np.packbits(bits, axis=1)
+
+
+def smiles_fingerprints(smiles: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fingerprints` of SMILES and a mask of the rows RDKit could parse. ``[n]``."""
+    mols = [Chem.MolFromSmiles(s) if isinstance(s, str) and s else None for s in smiles]
+    return fingerprints(mols), np.array([m is not None for m in mols], dtype=bool)
+
+
+def check_packed(name: str, packed: np.ndarray) -> np.ndarray:
+    """``packed`` as a ``[n, NUM_BITS / 8]`` uint8 array; ``InputError`` otherwise."""
+    array = np.asarray(packed)
+    if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != NUM_BITS // 8:
+        raise InputError(
+            f"{name}: received {array.dtype} {array.shape}; expected uint8 "
+            f"[n, {NUM_BITS // 8}] (Morgan radius {RADIUS}, {NUM_BITS} bits, packed)"
+        )
+    return array
+
+
+def train_distance(query: np.ndarray, train: np.ndarray, valid: np.ndarray | None = None):
+    """``1 - max`` Tanimoto similarity of each query fingerprint to the training set.
+
+    Args:
+        query: Packed query fingerprints ``[n, NUM_BITS / 8]``.
+        train: Packed training fingerprints ``[m, NUM_BITS / 8]``, ``m >= 1``.
+        valid: Rows of ``query`` that are molecules (others get NaN); default all.
+
+    Returns:
+        Distances in ``[0, 1]``, ``[n]`` (float64). Two empty fingerprints have similarity 0.
+    """
+    query, train = check_packed("query", query), check_packed("train fingerprints", train)
+    if not len(train):
+        raise InputError("train fingerprints: received 0 rows; expected at least one molecule")
+    # the bit counts are exact in float32 (at most NUM_BITS), so the matmul is too
+    ref = np.unpackbits(train, axis=1).astype(np.float32)
+    ref_count = ref.sum(axis=1)
+    out = np.empty(len(query), dtype=np.float64)
+    for start in range(0, len(query), _CHUNK):
+        block = np.unpackbits(query[start : start + _CHUNK], axis=1).astype(np.float32)
+        both = (block @ ref.T).astype(np.float64)  # [b, m] shared bits
+        union = block.sum(axis=1, keepdims=True).astype(np.float64) + ref_count - both
+        sim = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+        out[start : start + len(block)] = 1.0 - sim.max(axis=1)
+    if valid is not None:
+        out[~np.asarray(valid, dtype=bool)] = np.nan
+    return out
+
+
+def with_distance(std: np.ndarray, distance: np.ndarray, weight: float) -> np.ndarray:
+    """Raw std with the distance part: ``sqrt(std^2 + weight * distance)``, any shape."""
+    return np.sqrt(np.square(std) + weight * np.asarray(distance, dtype=np.float64))
+
+
+def _z_scaled_nll(residual: np.ndarray, std: np.ndarray, floor_fraction: float) -> float:
+    """Mean Gaussian NLL (without the constant) after the floor and z-scaling of ``std``."""
+    positive = std[std > 0]
+    floor = floor_fraction * float(np.median(positive)) if positive.size else 1.0
+    sigma = np.maximum(std, floor)
+    scale2 = max(float(np.mean((residual / sigma) ** 2)), np.finfo(np.float64).tiny)
+    return float(np.mean(np.log(sigma)) + 0.5 * np.log(scale2))
+
+
+def fit_distance_weight(
+    residual: np.ndarray, std: np.ndarray, distance: np.ndarray, floor_fraction: float
+) -> float:
+    """Weight ``w`` of the distance minimising the z-scaled validation NLL (module doc).
+
+    Args:
+        residual: ``y - mu`` of the calibration molecules. ``[n]``.
+        std: Their raw std. ``[n]``.
+        distance: Their training-set distance. ``[n]``.
+        floor_fraction: As in :func:`fit_calibration`.
+    """
+    var, positive = np.square(std), distance[distance > 0]
+    if not positive.size:
+        return 0.0
+    base = float(np.median(var[var > 0])) if np.any(var > 0) else float(np.mean(residual**2))
+    base /= float(np.median(positive))
+    weights = [0.0, *(base * 10.0**DISTANCE_WEIGHT_DECADES)]
+    nll = [_z_scaled_nll(residual, np.sqrt(var + w * distance), floor_fraction) for w in weights]
+    return float(weights[int(np.argmin(nll))])  # the first minimum: w = 0 on ties
+
+
+def save_fingerprints(path: str | Path, packed: np.ndarray) -> Path:
+    """Write packed training fingerprints as safetensors (atomically); returns ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file({FINGERPRINTS_KEY: check_packed("train fingerprints", packed)}, str(tmp))
+    return path
+
+
+def load_fingerprints(path: str | Path) -> np.ndarray:
+    """Read :func:`save_fingerprints` output; ``ArtifactError`` naming the file otherwise."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise ArtifactError(
+            f"training fingerprints '{path}' are missing or not a regular file; the run's "
+            "calibration uses the training-set distance (retrain, or copy the whole model/)"
+        )
+    try:
+        packed = load_file(str(path))[FINGERPRINTS_KEY]
+        return check_packed("train fingerprints", packed)
+    except (SafetensorError, OSError, KeyError, InputError) as err:
+        raise ArtifactError(f"training fingerprints '{path}' are unreadable: {err}") from err
