@@ -11,6 +11,7 @@
       model/train_fingerprints.safetensors   training fingerprints (distance uncertainty part)
       metrics.json, test_predictions.csv, parity.png | roc.png, logs/ (CSV/TensorBoard)
       calibration.png          uncertainty calibration on the test split (regression)
+      losses.png               training and validation losses per epoch (from logs/)
 
 ``model/`` is written and read by :mod:`molprop.artifacts`.
 """
@@ -46,6 +47,7 @@ class RunDir:
     parity_plot = property(lambda self: self.root / "parity.png")
     roc_plot = property(lambda self: self.root / "roc.png")
     calibration_plot = property(lambda self: self.root / "calibration.png")
+    loss_plot = property(lambda self: self.root / "losses.png")
     logs = property(lambda self: self.root / "logs")
 
     def member_checkpoints(self, member: int, size: int) -> Path:

@@ -80,6 +80,7 @@ def test_pretrain_end_to_end(pretrained):
         assert metrics[column].notna().any(), column
     assert (pretrained / "checkpoints" / "last.ckpt").is_file()
     assert (pretrained / "parity.png").is_file() and (pretrained / "calibration.png").is_file()
+    assert (pretrained / "losses.png").stat().st_size > 1000
 
 
 def test_init_from_copies_backbone(pretrained):

@@ -82,6 +82,7 @@ def test_ensemble_bagging_outputs_and_weights_only_loading(tiny_csv, tmp_path, c
         assert (tmp_path / "checkpoints" / f"member_{m}" / "best.ckpt").is_file()
         assert (tmp_path / "checkpoints" / f"member_{m}" / "last.ckpt").is_file()
     assert (tmp_path / "parity.png").is_file() and (tmp_path / "config.yaml").is_file()
+    assert (tmp_path / "losses.png").stat().st_size > 1000  # both members' curves
     frame = pd.read_csv(tmp_path / "test_predictions.csv")
     assert {"logp_true", "logp", "logp_conformer_std", "logp_ensemble_std"} <= set(frame)
 

@@ -146,6 +146,7 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
     if len(frame):
         plot = plots.parity_plot if task == "regression" else plots.roc_plot
         plot(frame, names, run.parity_plot if task == "regression" else run.roc_plot)
+    plots.loss_plot(run.logs, run.loss_plot)
     record = uncertainty.record
     save_model_dir(cfg, run, members, None if record is None else record.to_dict())
     if record is not None and record.uses_distance:

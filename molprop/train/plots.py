@@ -104,3 +104,37 @@ def roc_plot(frame: pd.DataFrame, task_names: Sequence[str], path: str | Path) -
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def loss_plot(logs: str | Path, path: str | Path) -> Path | None:
+    """Losses over epochs from the run's CSV logs (every member's ``metrics.csv``).
+
+    Plots ``train/loss_epoch``, ``val/loss`` and the denoising losses (pretraining) per epoch.
+
+    Args:
+        logs: The run's ``logs/`` folder.
+        path: Where the PNG goes.
+
+    Returns:
+        ``path``, or ``None`` when there is no CSV log (e.g. ``logger=none``).
+    """
+    files = sorted(Path(logs).rglob("metrics.csv"))
+    if not files:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for file in files:
+        frame = pd.read_csv(file)
+        member = file.relative_to(logs).parts[0] if len(files) > 1 else ""
+        cols = ["train/loss_epoch", "val/loss"]
+        cols += [c for c in frame.columns if "denoise_loss" in c and not c.endswith("_step")]
+        for col in (c for c in cols if c in frame.columns):
+            per_epoch = frame.dropna(subset=[col]).groupby("epoch")[col].mean()
+            ax.plot(per_epoch.index, per_epoch.values, label=f"{member} {col}".strip())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
