@@ -264,6 +264,7 @@ def test_model_write_is_atomic_and_refuses_non_finite(trained, tmp_path, monkeyp
     assert sorted(p.name for p in weights.parent.iterdir()) == [
         "member_0.safetensors",
         "model.json",
+        "train_fingerprints.safetensors",
     ]
 
 
@@ -296,6 +297,21 @@ def _symlink(name: str):
         real = run / f"real_{name}"
         path.rename(real)
         path.symlink_to(real)
+
+    return edit
+
+
+def _file_edit(name: str, change):
+    def edit(run: Path) -> None:
+        path = run / "model" / name
+        path.write_bytes(change(path.read_bytes()))
+
+    return edit
+
+
+def _pickled(name: str):
+    def edit(run: Path) -> None:
+        torch.save({"w": Marker(run.parent / "pwned")}, run / "model" / name)
 
     return edit
 
@@ -346,6 +362,16 @@ DAMAGED = {
     "format_version": (_spec_edit("format_version", 99), "format_version=99"),
     "unknown field": (_spec_edit("colour", "red"), "incompatible"),
     "run dir missing": (lambda r: shutil.rmtree(r), "does not exist"),
+    "truncated fingerprints": (
+        _file_edit("train_fingerprints.safetensors", lambda b: b[: len(b) // 2]),
+        "train_fingerprints.safetensors",
+    ),
+    "pickled fingerprints": (_pickled("train_fingerprints.safetensors"), "train_fingerprints"),
+    "symlinked fingerprints": (_symlink("train_fingerprints.safetensors"), "train_fingerprints"),
+    "fingerprints missing": (
+        lambda r: (r / "model" / "train_fingerprints.safetensors").unlink(),
+        "train_fingerprints.safetensors",
+    ),
 }
 
 
