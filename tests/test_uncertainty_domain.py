@@ -88,3 +88,14 @@ def test_calibration_with_distance_applies_it_and_old_records_load():
     assert Calibration.from_dict(stored) == cal
     stored.pop("distance_weight")  # a record written before the distance part
     assert Calibration.from_dict(stored).distance_weight == 0.0
+
+
+def test_blocks_of_queries_and_training_molecules_give_the_same_distances(monkeypatch):
+    from molprop.uncertainty import domain
+
+    train, _ = smiles_fingerprints(TRAIN * 3)
+    packed, valid = smiles_fingerprints(QUERY)
+    whole = train_distance(packed, train, valid)
+    monkeypatch.setattr(domain, "_CHUNK", 2)
+    monkeypatch.setattr(domain, "_REF_CHUNK", 4)  # 15 training rows: 4 blocks, the last of 3
+    np.testing.assert_array_equal(train_distance(packed, train, valid), whole)

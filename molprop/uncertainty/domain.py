@@ -32,6 +32,8 @@ NUM_BITS = 2048
 FINGERPRINTS_KEY = "train_fingerprints"
 #: Query molecules compared at once (a ``[chunk, n_train]`` similarity block).
 _CHUNK = 1024
+#: Training molecules unpacked at once (a ``[_REF_CHUNK, NUM_BITS]`` float32 block, 128 MiB).
+_REF_CHUNK = 16384
 #: Distance weights tried: ``0`` and ``base * 10**k`` for these ``k`` (:func:`fit_distance_weight`).
 DISTANCE_WEIGHT_DECADES = np.linspace(-4.0, 4.0, 81)
 
@@ -77,16 +79,21 @@ def train_distance(query: np.ndarray, train: np.ndarray, valid: np.ndarray | Non
     query, train = check_packed("query", query), check_packed("train fingerprints", train)
     if not len(train):
         raise InputError("train fingerprints: received 0 rows; expected at least one molecule")
-    # the bit counts are exact in float32 (at most NUM_BITS), so the matmul is too
-    ref = np.unpackbits(train, axis=1).astype(np.float32)
-    ref_count = ref.sum(axis=1)
-    out = np.empty(len(query), dtype=np.float64)
+    # the bit counts are exact in float32 (at most NUM_BITS), so the matmul is too; the
+    # training set is unpacked block by block, so memory stays flat for a large one
+    out = np.zeros(len(query), dtype=np.float64)  # running max similarity
     for start in range(0, len(query), _CHUNK):
         block = np.unpackbits(query[start : start + _CHUNK], axis=1).astype(np.float32)
-        both = (block @ ref.T).astype(np.float64)  # [b, m] shared bits
-        union = block.sum(axis=1, keepdims=True).astype(np.float64) + ref_count - both
-        sim = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
-        out[start : start + len(block)] = 1.0 - sim.max(axis=1)
+        count = block.sum(axis=1, keepdims=True).astype(np.float64)
+        for ref_start in range(0, len(train), _REF_CHUNK):
+            ref = np.unpackbits(train[ref_start : ref_start + _REF_CHUNK], axis=1)
+            ref = ref.astype(np.float32)
+            both = (block @ ref.T).astype(np.float64)  # [b, m] shared bits
+            union = count + ref.sum(axis=1).astype(np.float64) - both
+            sim = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+            stop = start + len(block)
+            out[start:stop] = np.maximum(out[start:stop], sim.max(axis=1))
+    out = 1.0 - out
     if valid is not None:
         out[~np.asarray(valid, dtype=bool)] = np.nan
     return out
