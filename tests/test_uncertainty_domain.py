@@ -8,11 +8,10 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from molprop.exceptions import ArtifactError, InputError
-from molprop.uncertainty.calibration import Calibration, fit_calibration
+from molprop.uncertainty.calibration import Calibration, fit_calibration, fit_distance_weight
 from molprop.uncertainty.domain import (
     NUM_BITS,
     RADIUS,
-    fit_distance_weight,
     load_fingerprints,
     save_fingerprints,
     smiles_fingerprints,

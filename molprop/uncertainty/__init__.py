@@ -13,7 +13,8 @@ Modules
   the conformer part when it is the only one; plus ``distance`` where computed).
   Classification: ``p (1 - p)``.
 * :mod:`.domain`: the training-set distance ``d = 1 - max Tanimoto`` (Morgan fingerprints)
-  and its weight ``w`` in the raw variance ``total + w d``, fitted on validation.
+  and the stored training fingerprints; :mod:`.calibration` fits its weight ``w`` in the raw
+  variance ``total + w d`` on validation.
 * :mod:`.calibration`: z-scaling (one factor per task, the closed-form Gaussian-NLL
   minimiser) and normalised split-conformal intervals (``Calibration.apply``).
 * :mod:`.probability`: Platt or isotonic calibration of probabilities.

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from molprop.exceptions import InputError
-from molprop.uncertainty.domain import fit_distance_weight, with_distance
 
 #: Version of the stored calibration dicts; :meth:`Calibration.from_dict` reads only this one.
 CALIBRATION_VERSION = 1
@@ -48,6 +47,8 @@ DEFAULT_COVERAGE = 0.9
 DEFAULT_FLOOR_FRACTION = 0.05
 #: Fewest molecules with a target a task needs to be calibrated.
 MIN_CALIBRATION_SIZE = 2
+#: Distance weights tried: ``0`` and ``base * 10**k`` for these ``k`` (:func:`fit_distance_weight`).
+DISTANCE_WEIGHT_DECADES = np.linspace(-4.0, 4.0, 81)
 
 
 def _check_coverage(coverage: float, name: str = "coverage") -> float:
@@ -230,6 +231,46 @@ class Calibration:
         return std_cal, mean - half, mean + half
 
 
+def with_distance(std: np.ndarray, distance: np.ndarray, weight: float) -> np.ndarray:
+    """Raw std with the distance part: ``sqrt(std^2 + weight * distance)``, any shape."""
+    return np.sqrt(np.square(std) + weight * np.asarray(distance, dtype=np.float64))
+
+
+def _floor_and_scale(residual: np.ndarray, std: np.ndarray, floor_fraction: float):
+    """``(floor, sigma, scale)``: the std floor, the floored std and the z-scaling factor."""
+    positive = std[std > 0]
+    floor = floor_fraction * float(np.median(positive)) if positive.size else 1.0
+    sigma = np.maximum(std, floor)
+    scale = float(np.sqrt(np.mean((residual / sigma) ** 2)))
+    if scale == 0.0:  # every prediction exact: keep a tiny but valid positive scale
+        scale = float(np.finfo(np.float64).tiny)
+    return floor, sigma, scale
+
+
+def fit_distance_weight(
+    residual: np.ndarray, std: np.ndarray, distance: np.ndarray, floor_fraction: float
+) -> float:
+    """Weight ``w`` of the distance minimising the z-scaled validation NLL (module doc).
+
+    Args:
+        residual: ``y - mu`` of the calibration molecules. ``[n]``.
+        std: Their raw std. ``[n]``.
+        distance: Their training-set distance. ``[n]``.
+        floor_fraction: As in :func:`fit_calibration`.
+    """
+    var, positive = np.square(std), distance[distance > 0]
+    if not positive.size:
+        return 0.0
+    base = float(np.median(var[var > 0])) if np.any(var > 0) else float(np.mean(residual**2))
+    base /= float(np.median(positive))
+    weights = [0.0, *(base * 10.0**DISTANCE_WEIGHT_DECADES)]
+    nll = []
+    for w in weights:  # mean Gaussian NLL without its constant, after floor and z-scaling
+        _, sigma, scale = _floor_and_scale(residual, np.sqrt(var + w * distance), floor_fraction)
+        nll.append(float(np.mean(np.log(sigma))) + np.log(scale))
+    return float(weights[int(np.argmin(nll))])  # the first minimum: w = 0 on ties
+
+
 def fit_calibration(
     mean: np.ndarray,
     std: np.ndarray,
@@ -266,14 +307,8 @@ def fit_calibration(
     if distance is not None:
         weight = fit_distance_weight(target - mean, std, extra[0][mask], floor_fraction)
         std = with_distance(std, extra[0][mask], weight)
-    positive = std[std > 0]
-    floor = floor_fraction * float(np.median(positive)) if positive.size else 1.0
-    sigma = np.maximum(std, floor)
-    z = (target - mean) / sigma
-    scale = float(np.sqrt(np.mean(z**2)))
-    if scale == 0.0:  # every prediction exact: keep a tiny but valid positive scale
-        scale = float(np.finfo(np.float64).tiny)
-    scores = np.sort(np.abs(z) / scale)
+    floor, sigma, scale = _floor_and_scale(target - mean, std, floor_fraction)
+    scores = np.sort(np.abs((target - mean) / sigma) / scale)
     return Calibration(
         task, scale, floor, _check_coverage(coverage), tuple(scores.tolist()),
         distance_weight=weight,

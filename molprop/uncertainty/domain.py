@@ -7,7 +7,7 @@ rule), something neither the ensemble nor the conformer spread has to know. Per 
 
 with Morgan fingerprints (radius :data:`RADIUS`, :data:`NUM_BITS` bits, RDKit). ``d`` is in
 ``[0, 1]``: 0 for a molecule of the training set, 1 for one sharing no bit with any. It is
-not a variance: the calibration (:func:`molprop.uncertainty.calibration.fit_calibration`)
+not a variance: the calibration (:func:`molprop.uncertainty.calibration.fit_distance_weight`)
 fits the weight ``w`` of ``s^2 + w d`` on validation. The training fingerprints are stored
 bit-packed in ``model/`` (:data:`FINGERPRINTS_KEY`), so predict computes ``d`` the same way.
 """
@@ -34,8 +34,6 @@ FINGERPRINTS_KEY = "train_fingerprints"
 _CHUNK = 1024
 #: Training molecules unpacked at once (a ``[_REF_CHUNK, NUM_BITS]`` float32 block, 128 MiB).
 _REF_CHUNK = 16384
-#: Distance weights tried: ``0`` and ``base * 10**k`` for these ``k`` (:func:`fit_distance_weight`).
-DISTANCE_WEIGHT_DECADES = np.linspace(-4.0, 4.0, 81)
 
 
 def fingerprints(mols: Sequence[Chem.Mol | None]) -> np.ndarray:
@@ -97,41 +95,6 @@ def train_distance(query: np.ndarray, train: np.ndarray, valid: np.ndarray | Non
     if valid is not None:
         out[~np.asarray(valid, dtype=bool)] = np.nan
     return out
-
-
-def with_distance(std: np.ndarray, distance: np.ndarray, weight: float) -> np.ndarray:
-    """Raw std with the distance part: ``sqrt(std^2 + weight * distance)``, any shape."""
-    return np.sqrt(np.square(std) + weight * np.asarray(distance, dtype=np.float64))
-
-
-def _z_scaled_nll(residual: np.ndarray, std: np.ndarray, floor_fraction: float) -> float:
-    """Mean Gaussian NLL (without the constant) after the floor and z-scaling of ``std``."""
-    positive = std[std > 0]
-    floor = floor_fraction * float(np.median(positive)) if positive.size else 1.0
-    sigma = np.maximum(std, floor)
-    scale2 = max(float(np.mean((residual / sigma) ** 2)), np.finfo(np.float64).tiny)
-    return float(np.mean(np.log(sigma)) + 0.5 * np.log(scale2))
-
-
-def fit_distance_weight(
-    residual: np.ndarray, std: np.ndarray, distance: np.ndarray, floor_fraction: float
-) -> float:
-    """Weight ``w`` of the distance minimising the z-scaled validation NLL (module doc).
-
-    Args:
-        residual: ``y - mu`` of the calibration molecules. ``[n]``.
-        std: Their raw std. ``[n]``.
-        distance: Their training-set distance. ``[n]``.
-        floor_fraction: As in :func:`fit_calibration`.
-    """
-    var, positive = np.square(std), distance[distance > 0]
-    if not positive.size:
-        return 0.0
-    base = float(np.median(var[var > 0])) if np.any(var > 0) else float(np.mean(residual**2))
-    base /= float(np.median(positive))
-    weights = [0.0, *(base * 10.0**DISTANCE_WEIGHT_DECADES)]
-    nll = [_z_scaled_nll(residual, np.sqrt(var + w * distance), floor_fraction) for w in weights]
-    return float(weights[int(np.argmin(nll))])  # the first minimum: w = 0 on ties
 
 
 def save_fingerprints(path: str | Path, packed: np.ndarray) -> Path:
