@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
 
 from benchmarks._common import REPO, RESULTS, read_jsonl
-from molprop.metrics import CLASSIFICATION_METRICS, MONITOR, compute_metrics
+from molprop.metrics import MONITOR, task_metric
 from molprop.uncertainty.evaluation import bootstrap_ci
 from molprop.uncertainty.report import REGRESSION_SCORES
 
@@ -34,9 +33,7 @@ def _test_metric(name: str):
     """``fn(y, pred)`` of the app's test metric ``name`` (molprop.metrics) on numpy arrays."""
 
     def fn(y: np.ndarray, pred: np.ndarray) -> float:
-        task = "classification" if name in CLASSIFICATION_METRICS else "regression"
-        as_t = [torch.as_tensor(a, dtype=torch.float64).reshape(-1, 1) for a in (pred, y)]
-        return compute_metrics(*as_t, task, ["t"])[name]
+        return task_metric(name, pred, y)
 
     return fn
 

@@ -34,27 +34,60 @@ def metric_names(task: str) -> tuple[str, ...]:
     return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
 
 
+def _r2(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return float(r2_score(pred, target)) if pred.numel() > 1 else math.nan
+
+
+def _auc(fn):
+    """Wrap the ranking metric ``fn``: NaN unless both classes are present."""
+
+    def metric(pred: torch.Tensor, labels: torch.Tensor) -> float:
+        both = bool(labels.min() == 0 and labels.max() == 1)
+        return float(fn(pred, labels)) if both else math.nan
+
+    return metric
+
+
+#: ``fn(pred [M], target [M]) -> float`` of each metric name (float32, no NaN targets;
+#: classification targets as 0/1 longs).
+METRIC_FNS = {
+    "rmse": lambda p, t: float(mean_squared_error(p, t, squared=False)),
+    "mae": lambda p, t: float(mean_absolute_error(p, t)),
+    "r2": _r2,
+    "roc_auc": _auc(binary_auroc),
+    "pr_auc": _auc(binary_average_precision),
+    "accuracy": lambda p, t: float(binary_accuracy(p, t)),
+}
+
+
 def _task_metrics(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, float]:
     """Metrics of one task on valid (non-NaN target) molecules; NaN where undefined."""
-    nan = float("nan")
-    if task == "regression":
-        if pred.numel() == 0:
-            return dict.fromkeys(REGRESSION_METRICS, nan)
-        r2 = float(r2_score(pred, target)) if pred.numel() > 1 else nan
-        return {
-            "rmse": float(mean_squared_error(pred, target, squared=False)),
-            "mae": float(mean_absolute_error(pred, target)),
-            "r2": r2,
-        }
-    labels = target.round().long()
+    names = metric_names(task)
     if pred.numel() == 0:
-        return dict.fromkeys(CLASSIFICATION_METRICS, nan)
-    both = bool(labels.min() == 0 and labels.max() == 1)
-    return {
-        "roc_auc": float(binary_auroc(pred, labels)) if both else nan,
-        "pr_auc": float(binary_average_precision(pred, labels)) if both else nan,
-        "accuracy": float(binary_accuracy(pred, labels)),
-    }
+        return dict.fromkeys(names, math.nan)
+    if task == "classification":
+        target = target.round().long()
+    return {name: METRIC_FNS[name](pred, target) for name in names}
+
+
+def task_metric(name: str, pred: np.ndarray, target: np.ndarray) -> float:
+    """One metric of one task, computed exactly as :func:`compute_metrics` computes it.
+
+    Args:
+        name: A name of :data:`REGRESSION_METRICS` or :data:`CLASSIFICATION_METRICS`.
+        pred: Per-molecule predictions. Shape ``[M]``.
+        target: Per-molecule targets, NaN where missing. Shape ``[M]``.
+    """
+    task = "classification" if name in CLASSIFICATION_METRICS else "regression"
+    pred_t = torch.as_tensor(np.asarray(pred, dtype=np.float64)).float().reshape(-1)
+    target_t = torch.as_tensor(np.asarray(target, dtype=np.float64)).float().reshape(-1)
+    keep = ~torch.isnan(target_t)
+    pred_t, target_t = pred_t[keep], target_t[keep]
+    if pred_t.numel() == 0:
+        return math.nan
+    if task == "classification":
+        target_t = target_t.round().long()
+    return METRIC_FNS[name](pred_t, target_t)
 
 
 def compute_metrics(

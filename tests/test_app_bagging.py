@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,7 +13,14 @@ from molprop.bagging import (
     select_conformer,
 )
 from molprop.lit.losses import masked_loss
-from molprop.metrics import compute_metrics, spread_error_spearman, to_json_safe
+from molprop.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    compute_metrics,
+    spread_error_spearman,
+    task_metric,
+    to_json_safe,
+)
 
 PREDS = torch.tensor([[1.0], [3.0], [2.0], [10.0], [5.0], [6.0]])
 MOL = torch.tensor([2, 2, 0, 5, 5, 5])
@@ -93,6 +101,24 @@ def test_classification_metrics_single_class_is_nan():
     assert out["roc_auc"] == 1.0
     assert out["accuracy/b"] == 1.0
     assert to_json_safe({"x": {"y": float("nan")}}) == {"x": {"y": None}}
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_one_metric_of_one_task_is_what_compute_metrics_reports(task):
+    rng = np.random.default_rng(3)
+    pred = rng.uniform(size=40)
+    target = (
+        rng.integers(0, 2, 40).astype(float) if task == "classification" else rng.normal(size=40)
+    )
+    target[[2, 7]] = np.nan
+    full = compute_metrics(
+        torch.as_tensor(pred).reshape(-1, 1), torch.as_tensor(target).reshape(-1, 1), task, ["t"]
+    )
+    names = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    for name in names:
+        assert task_metric(name, pred, target) == full[name]
+    if task == "classification":  # one class left: ROC-AUC undefined, as in compute_metrics
+        assert math.isnan(task_metric("roc_auc", pred[:5], np.zeros(5)))
 
 
 def test_spearman_of_spread_and_error():
