@@ -232,3 +232,23 @@ def test_uncertainty_fields_score_by_name_and_variants_come_from_the_runs_metric
         REGRESSION_SCORES
     )
     assert out["unc_arrays"]["upper"] == pytest.approx(mean + 0.5, abs=1e-5)
+
+
+def test_matmul_floor_records_every_product_and_replays_it():
+    import torch
+
+    from benchmarks import matmul_floor
+
+    a, b = torch.randn(6, 4, requires_grad=True), torch.randn(4, 3, requires_grad=True)
+    x = torch.randn(2, 5, 4)
+    with matmul_floor.MatmulRecorder() as rec:
+        out = (a @ b).sum() + torch.addmm(torch.zeros(3), a, b).sum()
+        out = out + torch.bmm(x, b.expand(2, 4, 3)).sum()
+        out.backward()
+    ops = [func.overloadpacket for func, _, _ in rec.calls]
+    assert ops[:2] == [torch.ops.aten.mm, torch.ops.aten.addmm] and len(ops) >= 5  # + backward
+    assert matmul_floor.gemm_flops(*rec.calls[0][:2]) == 2 * 6 * 4 * 3
+    assert matmul_floor.gemm_flops(*rec.calls[1][:2]) == 2 * 6 * 4 * 3
+    bmm = [c for c in rec.calls if c[0].overloadpacket is torch.ops.aten.bmm]
+    assert bmm and matmul_floor.gemm_flops(*bmm[0][:2]) == 2 * 2 * 5 * 4 * 3
+    matmul_floor.replay(rec.calls)()  # same layouts, no autograd: runs as recorded
