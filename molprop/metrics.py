@@ -60,14 +60,18 @@ METRIC_FNS = {
 }
 
 
+def _metric(name: str, pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Metric ``name`` on valid molecules of one task (NaN when there are none)."""
+    if pred.numel() == 0:
+        return math.nan
+    if name in CLASSIFICATION_METRICS:
+        target = target.round().long()
+    return METRIC_FNS[name](pred, target)
+
+
 def _task_metrics(pred: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, float]:
     """Metrics of one task on valid (non-NaN target) molecules; NaN where undefined."""
-    names = metric_names(task)
-    if pred.numel() == 0:
-        return dict.fromkeys(names, math.nan)
-    if task == "classification":
-        target = target.round().long()
-    return {name: METRIC_FNS[name](pred, target) for name in names}
+    return {name: _metric(name, pred, target) for name in metric_names(task)}
 
 
 def task_metric(name: str, pred: np.ndarray, target: np.ndarray) -> float:
@@ -78,16 +82,10 @@ def task_metric(name: str, pred: np.ndarray, target: np.ndarray) -> float:
         pred: Per-molecule predictions. Shape ``[M]``.
         target: Per-molecule targets, NaN where missing. Shape ``[M]``.
     """
-    task = "classification" if name in CLASSIFICATION_METRICS else "regression"
     pred_t = torch.as_tensor(np.asarray(pred, dtype=np.float64)).float().reshape(-1)
     target_t = torch.as_tensor(np.asarray(target, dtype=np.float64)).float().reshape(-1)
     keep = ~torch.isnan(target_t)
-    pred_t, target_t = pred_t[keep], target_t[keep]
-    if pred_t.numel() == 0:
-        return math.nan
-    if task == "classification":
-        target_t = target_t.round().long()
-    return METRIC_FNS[name](pred_t, target_t)
+    return _metric(name, pred_t[keep], target_t[keep])
 
 
 def compute_metrics(
