@@ -119,12 +119,18 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
     row, setup = setup, col.get("setup", setup).format(setup=setup)
     rs = recs.select(seeds, dataset=ds, split=split, setup=setup)
     if stat == "ci":  # seed mean, bootstrap interval over molecules; minus the peer's if named
-        peer = {r["seed"]: r for r in recs.select(dataset=ds, split=split, setup=col.get("peer"))}
-        rs = [r for r in rs if r["seed"] in peer] if "peer" in col else rs
+        score = MONITOR[recs.tasks[ds]][0] if col["score"] == "metric" else col["score"]
+        # only records that kept their per-molecule arrays can be resampled (older ones did not)
+        field = "per_molecule" if score in ACCURACY_SCORES else "unc_arrays"
+        peer = {
+            r["seed"]: r
+            for r in recs.select(dataset=ds, split=split, setup=col.get("peer"))
+            if field in r
+        }
+        rs = [r for r in rs if field in r and ("peer" not in col or r["seed"] in peer)]
         other = [peer[r["seed"]] for r in rs] if "peer" in col else None
         if not rs:
             return None
-        score = MONITOR[recs.tasks[ds]][0] if col["score"] == "metric" else col["score"]
         (value, lo, hi), d = seed_mean_ci(rs, score, other), col.get("digits", 3)
         return f"{value:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
     vals = recs.values(rs, (col.get("field") or recs.metric(ds)).format(setup=row))
@@ -157,10 +163,16 @@ def records_table(recs: Records, spec: dict) -> list[str]:
     rows = []
     for ds in spec.get("datasets", recs.tasks):
         for setup, label in spec["rows"].items() if by_setup else [("", None)]:
+            if ds not in spec.get("row_datasets", {}).get(setup, [ds]):
+                continue
             seeds = paired_seeds(recs, spec, ds, setup)
             cols = spec["columns"]
             cells = [cell(recs, c, ds, spec["split"], setup, seeds) for c in cols]
-            values = [v for c, v in zip(cols, cells, strict=True) if c.get("stat") != "metric"]
+            values = [
+                v
+                for c, v in zip(cols, cells, strict=True)
+                if c.get("stat") not in ("metric", "seeds")
+            ]
             if any(v is not None for v in values):
                 rows.append([ds, *([label] if by_setup else []), *(v or NONE for v in cells)])
     return md_table(head, rows)

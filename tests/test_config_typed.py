@@ -223,15 +223,21 @@ def test_builtin_dataset_implies_its_columns():
 
 
 @pytest.mark.parametrize(
-    ("experiment", "epochs"),
-    [("esol", 60), ("freesolv", 60), ("lipo", 60), ("bbbp", 40), ("tox21", 40)],
+    ("experiment", "epochs", "k"),
+    [("esol", 60, 10), ("freesolv", 60, 20), ("lipo", 60, 20), ("bbbp", 40, 10), ("tox21", 40, 10)],
 )
-def test_moleculenet_experiments_share_one_base(experiment, epochs):
+def test_moleculenet_experiments_share_one_base(experiment, epochs, k):
     cfg = compose_train([f"experiment={experiment}"])
     assert (cfg.task_name, cfg.data.name, cfg.data.split) == (experiment, experiment, "file")
     assert cfg.data.split_key == "scaffold" and cfg.trainer.max_epochs == epochs
     assert cfg.model.backbone.channels == 16 and cfg.model.backbone.pooling == "sum"
-    assert cfg.bagging == compose_train([]).bagging
+    # K chosen on validation (BENCHMARKS.md "Training with K conformers"), all K generated
+    assert cfg.bagging.num_conformers == k and cfg.conformers.pool_size == k
+    default = compose_train([]).bagging
+    assert (cfg.bagging.train_sampling, cfg.bagging.aggregate) == (
+        default.train_sampling,
+        default.aggregate,
+    )
 
 
 def test_conformers_kept_is_min_of_k_and_pool():
