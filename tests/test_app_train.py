@@ -124,3 +124,35 @@ def test_resume_from_last_checkpoint(tiny_csv, tmp_path, cache_dir):
     assert resumed["global_step"] == 2 * first["global_step"]
     assert not (other / "metrics.json").exists()
     assert (tmp_path / "metrics.json").is_file()
+
+
+def test_ema_weights_are_validated_saved_and_resumed(tiny_csv, tmp_path, cache_dir):
+    ema = ["callbacks.ema.decay=0.5"]
+    run_train(tiny_csv, tmp_path, cache_dir, [*ema, "trainer.max_epochs=2"])
+    ckpts = tmp_path / "checkpoints"
+    best = torch.load(ckpts / "best.ckpt", map_location="cpu", weights_only=True)
+    averaged, raw = best["state_dict"], best["current_model_state"]  # raw: for a resume
+    assert averaged.keys() == raw.keys()
+    assert any(not torch.equal(averaged[k], raw[k]) for k in averaged)
+    saved = load_model(tmp_path)[0].state_dict()  # model/ holds the averaged weights
+    assert all(torch.equal(v, averaged[f"model.{k}"]) for k, v in saved.items())
+
+    first = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=True)
+    run_train(
+        tiny_csv, tmp_path / "b", cache_dir,
+        [*ema, "trainer.max_epochs=3", f"ckpt_path={ckpts / 'last.ckpt'}"],
+    )  # fmt: skip
+    resumed = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=True)
+    steps = first["averaging_state"]["n_averaged"].item()
+    assert steps == first["global_step"] > 0  # one update per optimizer step
+    assert resumed["averaging_state"]["n_averaged"].item() == resumed["global_step"] == 1.5 * steps
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5])
+def test_ema_decay_outside_the_unit_interval_is_refused(decay):
+    from molprop.exceptions import InputError
+    from molprop.lit.ema import ema_callback
+
+    assert ema_callback(None) is None
+    with pytest.raises(InputError, match=r"callbacks.ema.decay=.*expected 0 < decay < 1"):
+        ema_callback(decay)

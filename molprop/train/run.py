@@ -165,7 +165,9 @@ def build_trainer(
                 extra.update(monitor=monitor[0], mode=monitor[1])
         elif target.endswith("EarlyStopping"):
             extra = {"monitor": monitor[0], "mode": monitor[1]}
-        callbacks.append(instantiate(node, **extra))
+        callback = instantiate(node, **extra)
+        if callback is not None:  # a factory may switch itself off (callbacks.ema.decay=null)
+            callbacks.append(callback)
     loggers = [
         instantiate(node, save_dir=str(run.root), version=f"member_{member}" if size > 1 else None)
         for node in (cfg.get("logger") or {}).values()
