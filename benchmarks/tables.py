@@ -120,8 +120,7 @@ def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> st
     rs = recs.select(seeds, dataset=ds, split=split, setup=setup)
     if stat == "ci":  # seed mean, bootstrap interval over molecules; minus the peer's if named
         score = MONITOR[recs.tasks[ds]][0] if col["score"] == "metric" else col["score"]
-        # only records that kept their per-molecule arrays can be resampled (older ones did not)
-        field = "per_molecule" if score in ACCURACY_SCORES else "unc_arrays"
+        field = _arrays_field(score)  # records without their arrays cannot be resampled
         peer = {
             r["seed"]: r
             for r in recs.select(dataset=ds, split=split, setup=col.get("peer"))
@@ -148,11 +147,20 @@ def paired_seeds(recs: Records, spec: dict, ds: str, setup: str) -> set[int] | N
     if not spec.get("paired"):
         return None
     sets = [
-        {r["seed"] for r in recs.select(dataset=ds, split=spec["split"], setup=s)}
+        {
+            r["seed"]
+            for r in recs.select(dataset=ds, split=spec["split"], setup=s)
+            if col.get("stat") != "ci" or _arrays_field(col["score"]) in r
+        }
         for col in spec["columns"]
         for s in {col.get("setup", setup).format(setup=setup), col.get("peer", setup)}
     ]
     return set.intersection(*sets)
+
+
+def _arrays_field(score: str) -> str:
+    """Record field a `stat: ci` cell of ``score`` resamples (only newer records keep it)."""
+    return "per_molecule" if score == "metric" or score in ACCURACY_SCORES else "unc_arrays"
 
 
 def records_table(recs: Records, spec: dict) -> list[str]:
