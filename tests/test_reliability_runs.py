@@ -22,6 +22,7 @@ import pytest
 import torch
 from conftest import ROOT, compose_train, csv_overrides, run_cli
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
 from molprop import artifacts
@@ -680,3 +681,17 @@ def test_user_errors_are_molprop_or_os_errors():
     from molprop.cli.errors import USER_ERRORS
 
     assert issubclass(artifacts.ArtifactError, MolpropError) and OSError in USER_ERRORS
+
+
+def test_resume_reads_settings_added_later_as_off(tmp_path):
+    from molprop.train.resume import ResumePlan, restore_run_config
+
+    cfg = compose_train([f"paths.output_dir={tmp_path}"])
+    saved = OmegaConf.to_container(cfg, resolve=False)
+    del saved["callbacks"]["ema"]  # a run written before callbacks.ema existed
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(saved))
+    plan = ResumePlan(tmp_path, 0, str(tmp_path / "checkpoints" / "last.ckpt"))
+    assert restore_run_config(cfg, plan, None).callbacks.ema.decay is None
+    switched_on = compose_train([f"paths.output_dir={tmp_path}", "callbacks.ema.decay=0.9"])
+    with pytest.raises(InputError, match=r"callbacks\.ema\.decay=0\.9 \(run: None\)"):
+        restore_run_config(switched_on, plan, None)

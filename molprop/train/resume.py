@@ -47,6 +47,12 @@ ALLOWED_TARGETS = ("lightning.pytorch.", "torch.optim.", "molprop.")
 
 _ABSENT = object()
 
+#: Settings added after runs could have been written, with the value that reproduces those
+#: runs: a saved config.yaml without the key reads as having it (so such runs still resume).
+ADDED_LATER = {
+    "callbacks.ema": {"_target_": "molprop.lit.ema.ema_callback", "decay": None},
+}
+
 
 @dataclass(frozen=True)
 class ResumePlan:
@@ -108,6 +114,12 @@ def _load_saved(run: RunDir) -> DictConfig:
         raise InputError(f"cannot resume: '{run.config}' is not a readable config: {err}") from err
     if not isinstance(saved, DictConfig):
         raise InputError(f"cannot resume: '{run.config}' is not a mapping of settings")
+    for key, value in ADDED_LATER.items():
+        parent = key.rpartition(".")[0]
+        if OmegaConf.select(saved, key, default=_ABSENT) is _ABSENT and isinstance(
+            OmegaConf.select(saved, parent, default=None), DictConfig
+        ):
+            OmegaConf.update(saved, key, value, force_add=True)
     for key, value in _flatten(OmegaConf.to_container(saved, resolve=False)).items():
         if key.endswith("_target_") and not str(value).startswith(ALLOWED_TARGETS):
             raise InputError(
