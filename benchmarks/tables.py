@@ -97,7 +97,7 @@ def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None
     seeds) the statistic is the paired difference ``mean(records) - mean(peer)``.
     """
     fn, cols = ACCURACY_SCORES.get(score) or REGRESSION_SCORES[score]
-    field = "per_molecule" if score in ACCURACY_SCORES else "unc_arrays"
+    field = _arrays_field(score)
     # one [n, seeds] array per column: a replicate resamples the rows of all of them at once
     mine = [np.stack([r[field][c] for r in records], 1) for c in cols]
     other = [np.stack([r[field][c] for r in peer], 1) for c in cols] if peer else []

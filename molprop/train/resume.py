@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from molprop.exceptions import InputError
+from molprop.paths import project_root
 from molprop.run_dir import RunDir, resume_target
 
 #: Config keys (and key prefixes) that a resume may change.
@@ -47,11 +48,15 @@ ALLOWED_TARGETS = ("lightning.pytorch.", "torch.optim.", "molprop.")
 
 _ABSENT = object()
 
-#: Settings added after runs could have been written, with the value that reproduces those
-#: runs: a saved config.yaml without the key reads as having it (so such runs still resume).
-ADDED_LATER = {
-    "callbacks.ema": {"_target_": "molprop.lit.ema.ema_callback", "decay": None},
-}
+#: Settings added after runs could have been written. A saved config.yaml without one reads it
+#: from its group's ``conf/<group>/default.yaml`` (where it is off), so such runs still resume.
+ADDED_LATER = ("callbacks.ema",)
+
+
+def _group_default(key: str) -> Any:
+    """Value of ``key`` in its group's ``default.yaml`` (``callbacks.ema``: ``conf/callbacks``)."""
+    group, _, rest = key.partition(".")
+    return OmegaConf.select(OmegaConf.load(project_root() / "conf" / group / "default.yaml"), rest)
 
 
 @dataclass(frozen=True)
@@ -114,12 +119,12 @@ def _load_saved(run: RunDir) -> DictConfig:
         raise InputError(f"cannot resume: '{run.config}' is not a readable config: {err}") from err
     if not isinstance(saved, DictConfig):
         raise InputError(f"cannot resume: '{run.config}' is not a mapping of settings")
-    for key, value in ADDED_LATER.items():
+    for key in ADDED_LATER:
         parent = key.rpartition(".")[0]
         if OmegaConf.select(saved, key, default=_ABSENT) is _ABSENT and isinstance(
             OmegaConf.select(saved, parent, default=None), DictConfig
         ):
-            OmegaConf.update(saved, key, value, force_add=True)
+            OmegaConf.update(saved, key, _group_default(key), force_add=True)
     for key, value in _flatten(OmegaConf.to_container(saved, resolve=False)).items():
         if key.endswith("_target_") and not str(value).startswith(ALLOWED_TARGETS):
             raise InputError(
