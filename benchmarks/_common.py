@@ -26,6 +26,7 @@ DATA_DIR = SHARED / "data"
 RESULTS = REPO / "benchmarks" / "results"
 WORK = REPO / "benchmarks" / "work"
 ESOL = DATA_DIR / "esol.csv"
+DIGITS = 5  # decimals of the per-molecule columns kept in records
 
 
 def _proc_field(path: str, prefix: str) -> str | None:

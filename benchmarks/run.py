@@ -9,9 +9,10 @@ The peer (chemprop 2.3.1) runs through ``../shared/tools/chemprop_baseline.py`` 
 test predictions are scored by the same function. Two runners on disjoint cells (say
 ``--seeds 0`` and ``--seeds 1``) can share one results file.
 
-An ``uncertainty: true`` setup also scores both tools' calibrated test std and intervals with
-the app's scores (``unc``; the columns per molecule in ``unc_arrays``); a molprop record's
-``unc_variants`` are its run's ``metrics.json`` ``uncertainty.parts``.
+An ``uncertainty: true`` setup also scores both tools' calibrated uncertainty with the app's
+scores (:mod:`benchmarks._uncertainty`: the std and intervals of a regression, the calibrated
+probability of a classification; the columns per molecule in ``unc_arrays``); a molprop
+record's ``unc_variants`` are its run's ``metrics.json`` ``uncertainty.parts``.
 
 Usage (from the repository root)::
 
@@ -30,13 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 import yaml
 
 from benchmarks._common import (
     DATA_DIR,
+    DIGITS,
     REPO,
     RESULTS,
     WORK,
@@ -46,18 +47,16 @@ from benchmarks._common import (
     read_jsonl,
     timed,
 )
+from benchmarks._uncertainty import molprop_unc, peer_unc, unc_variants
 from molprop import artifacts
 from molprop.columns import CONFORMER_STD_SUFFIX as CONFORMER_STD
 from molprop.columns import ENSEMBLE_STD_SUFFIX as ENSEMBLE_STD
 from molprop.metrics import compute_metrics, spread_error_spearman
-from molprop.uncertainty.record import LOWER_SUFFIX, STD_SUFFIX, UPPER_SUFFIX
-from molprop.uncertainty.report import REGRESSION_SCORES
 
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
 PEERS = {"chemprop": REPO.parent / "shared" / "tools" / "chemprop_baseline.py"}
 CHEMPROP_BIN = REPO / "benchmarks" / ".venv-chemprop" / "bin" / "chemprop"
 KEY = ("dataset", "split", "setup", "seed")
-DIGITS = 5  # decimals of the per-molecule columns kept in records
 
 
 def expand(matrix: dict, datasets=None, splits=None, setups=None, seeds=None) -> list[tuple]:
@@ -176,23 +175,6 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     return out
 
 
-def unc_fields(y, mean, std, lower, upper) -> dict:
-    """The app's scores (``unc``) and the rounded columns (``unc_arrays``) of per-molecule data.
-
-    The rounded columns let the tables pair seeds and tools molecule by molecule.
-    """
-    cols = dict(y=y, mean=mean, std=std, lower=lower, upper=upper)
-    cols = {k: np.asarray(v, dtype=float) for k, v in cols.items()}
-    unc = {name: fn(*(cols[c] for c in args)) for name, (fn, args) in REGRESSION_SCORES.items()}
-    return {"unc": unc, "unc_arrays": {k: np.round(v, DIGITS).tolist() for k, v in cols.items()}}
-
-
-def unc_variants(run: Path) -> dict:
-    """Scores per combination of variance parts, from the run's ``metrics.json`` (or ``{}``)."""
-    parts = json.loads((run / "metrics.json").read_text()).get("uncertainty", {}).get("parts", {})
-    return {name: {k: v.get(k) for k in REGRESSION_SCORES} for name, v in parts.items()}
-
-
 def app_metrics(run: Path, task: str) -> dict:
     """The run's own ``metrics.json`` and the figures the tables use from it."""
     m = json.loads((run / "metrics.json").read_text())
@@ -238,11 +220,8 @@ def run_molprop(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | N
         return None
     task, preds = artifacts.load_spec(run).task, pd.read_csv(out)
     rec.update({"task": task, **score(preds, truth, target, task)})
-    if spec.get("uncertainty"):
-        if target + STD_SUFFIX in preds:  # the calibrated test columns
-            cols = [preds[target + s] for s in ("", STD_SUFFIX, LOWER_SUFFIX, UPPER_SUFFIX)]
-            rec.update(unc_fields(truth[target], *cols))
-        rec["unc_variants"] = unc_variants(run)
+    if spec.get("uncertainty"):  # the calibrated test columns
+        rec.update({**molprop_unc(preds, truth[target], target), "unc_variants": unc_variants(run)})
     rec.update({"predict_wall_s": pr["wall_s"], "predict_other_cpu_s": pr["other_cpu_s"]})
     if "train_as" in spec:  # the training belongs to the other setup's cell
         rec = {k: v for k, v in rec.items() if not k.startswith("train_")}
@@ -274,23 +253,12 @@ def run_peer(matrix: dict, cell: tuple, args: argparse.Namespace) -> dict | None
     timings = ("train_wall_s", "train_cpu_s", "train_other_cpu_s", "predict_wall_s")
     rec.update({k: reported.get(k) for k in (*timings, "predict_other_cpu_s")})
     rec.update({"peer_reported": reported, "commands": [" ".join(cmd)]})
-    if spec.get("uncertainty") and reported["task"] == "regression":
-        outs = {}
-        for method in ("zscaling", "conformal-regression"):
-            outs[method] = keep / f"preds_{method}.csv"
-            ucmd = [str(args.chemprop), "predict", "--test-path", str(keep / "test_smiles.csv")]
-            ucmd += ["--model-paths", *map(str, sorted(keep.rglob("best.pt")))]
-            ucmd += ["--cal-path", str(keep / "val.csv"), "--smiles-columns", "smiles"]
-            ucmd += ["--uncertainty-method", "ensemble", "--calibration-method", method]
-            ucmd += ["--conformal-alpha", "0.1", "--preds-path", str(outs[method])]
-            if timed(ucmd, keep.parent / f"{keep.name}.{method}.log")["rc"] != 0:
-                log(f"FAILED {spec['peer']} {method} {keep.name}")
-                return None
-            rec["commands"].append(" ".join(ucmd))
-        zscaled, conformal = map(pd.read_csv, outs.values())
-        std = np.sqrt(zscaled[target + "_unc"])  # zscaling: <t>_unc is the calibrated variance
-        half, centre = conformal[target + "_unc"], conformal[target]  # conformal: a half width
-        rec.update(unc_fields(truth[target], zscaled[target], std, centre - half, centre + half))
+    if spec.get("uncertainty"):
+        fields, commands = peer_unc(keep, truth[target], target, reported["task"], args.chemprop)
+        rec["commands"] += [" ".join(c) for c in commands]
+        if fields is None:
+            return None
+        rec.update(fields)
     return {"tool": spec["peer"], "code": "chemprop 2.3.1", "total_wall_s": res["wall_s"], **rec}
 
 

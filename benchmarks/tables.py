@@ -20,7 +20,7 @@ import yaml
 from benchmarks._common import REPO, RESULTS, read_jsonl
 from molprop.metrics import MONITOR, task_metric
 from molprop.uncertainty.evaluation import bootstrap_ci
-from molprop.uncertainty.report import REGRESSION_SCORES
+from molprop.uncertainty.report import CLASSIFICATION_SCORES, REGRESSION_SCORES
 
 DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
@@ -96,7 +96,7 @@ def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None
     seed mean; with ``peer`` records (same
     seeds) the statistic is the paired difference ``mean(records) - mean(peer)``.
     """
-    fn, cols = ACCURACY_SCORES.get(score) or REGRESSION_SCORES[score]
+    fn, cols = {**REGRESSION_SCORES, **CLASSIFICATION_SCORES, **ACCURACY_SCORES}[score]
     field = _arrays_field(score)
     # one [n, seeds] array per column: a replicate resamples the rows of all of them at once
     mine = [np.stack([r[field][c] for r in records], 1) for c in cols]

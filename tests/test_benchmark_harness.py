@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks import run, tables
+from benchmarks import _uncertainty, run, tables
 
 REPO = Path(__file__).resolve().parent.parent
 MATRIX = yaml.safe_load((REPO / "benchmarks" / "matrix.yaml").read_text())
@@ -216,7 +216,7 @@ def test_uncertainty_fields_score_by_name_and_variants_come_from_the_runs_metric
     parts = VarianceParts(mean, ensemble=rng.random((40, 1)), conformer=rng.random((40, 1)))
     reports = parts_report(part_calibrations(mean, y, parts, ["t"]), mean, y, parts)
     (tmp_path / "metrics.json").write_text(json.dumps({"uncertainty": {"parts": reports}}))
-    variants = run.unc_variants(tmp_path)
+    variants = _uncertainty.unc_variants(tmp_path)
     assert list(variants) == ["conformer", "ensemble", "conformer+ensemble"]
     # the fields tables.yaml reads, and nothing but scalar scores
     assert {"nll", "miscalibration_area", "spearman", "coverage", "mean_width"} < set(
@@ -224,14 +224,72 @@ def test_uncertainty_fields_score_by_name_and_variants_come_from_the_runs_metric
     )
     assert variants["ensemble"] == {k: reports["ensemble"][k] for k in REGRESSION_SCORES}
     (tmp_path / "metrics.json").write_text(json.dumps({"uncertainty": {}}))  # an older run
-    assert run.unc_variants(tmp_path) == {}
+    assert _uncertainty.unc_variants(tmp_path) == {}
     y, mean = pd.Series(y[:, 0]), pd.Series(mean[:, 0])
-    out = run.unc_fields(y, mean, np.full(40, 0.3), mean - 0.5, mean + 0.5)
+    out = _uncertainty.unc_fields(y, mean, np.full(40, 0.3), mean - 0.5, mean + 0.5)
     inside = np.mean(np.abs(y - mean) <= 0.5)
     assert out["unc"]["coverage"] == pytest.approx(inside) and set(out["unc"]) == set(
         REGRESSION_SCORES
     )
     assert out["unc_arrays"]["upper"] == pytest.approx(mean + 0.5, abs=1e-5)
+
+
+def test_probability_fields_score_calibrated_and_raw_and_refuse_missing_rows():
+    y, prob, raw = np.array([1, 0, 1, 0]), np.array([0.8, 0.3, 0.6, 0.1]), np.array([1, 0, 0, 0.0])
+    out = _uncertainty.prob_fields(y, prob, raw)
+    assert out["unc"]["brier"] == pytest.approx((0.04 + 0.09 + 0.16 + 0.01) / 4)
+    assert out["unc_raw"]["brier"] == pytest.approx(0.25) and out["unc_arrays"]["raw"][2] == 0
+    assert set(out["unc"]) == {"brier", "ece"}
+    recs = [dict(out, seed=s) for s in range(2)]
+    assert tables.seed_mean_ci(recs, "brier")[0] == pytest.approx(out["unc"]["brier"])
+    with pytest.raises(ValueError, match="1 missing probabilities among 4"):
+        _uncertainty.prob_fields(y, np.array([0.8, np.nan, 0.6, 0.1]), raw)
+    preds = pd.DataFrame({"p": raw, "p_calibrated": prob})
+    assert _uncertainty.molprop_unc(preds, pd.Series(y), "p")["unc"] == out["unc"]
+
+
+FAKE_CHEMPROP = """#!{python}
+import sys
+import pandas as pd
+arg = lambda name: sys.argv[sys.argv.index(name) + 1]
+frame = pd.read_csv(arg("--test-path"))
+# an overconfident classifier, written over the input's target column like chemprop predict
+frame["p"] = [0.95 if s.startswith("P") else 0.05 for s in frame["smiles"]]
+frame.to_csv(arg("--preds-path"), index=False)
+"""
+
+
+def _labelled(n: int, rng) -> pd.DataFrame:
+    """Molecules named P.../N... (the fake's call) with labels that agree 70% of the time."""
+    call = rng.random(n) < 0.5
+    label = np.where(rng.random(n) < 0.7, call, ~call).astype(int)
+    return pd.DataFrame(
+        {"smiles": [("P" if c else "N") + str(i) for i, c in enumerate(call)], "p": label}
+    )
+
+
+def test_peer_probabilities_are_calibrated_on_its_validation_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    keep = tmp_path / "keep"
+    (keep / "model" / "model_0").mkdir(parents=True)
+    (keep / "model" / "model_0" / "best.pt").write_bytes(b"")
+    _labelled(400, rng).to_csv(keep / "val.csv", index=False)
+    test = _labelled(300, rng)
+    test.assign(p=[0.95 if s[0] == "P" else 0.05 for s in test["smiles"]]).to_csv(
+        keep / "preds.csv", index=False
+    )
+    fake = tmp_path / "chemprop"
+    fake.write_text(FAKE_CHEMPROP.format(python=sys.executable))
+    fake.chmod(0o755)
+    fields, cmds = _uncertainty.peer_unc(keep, test["p"], "p", "classification", fake)
+    assert fields is not None and str(keep / "val.csv") in cmds[0]
+    # Platt on the validation labels (not on the predictions written over them) shrinks the
+    # overconfident 0.95/0.05 towards the 70% agreement, so the test Brier score drops
+    assert fields["unc_calibration"]["method"] == "platt"
+    assert fields["unc"]["brier"] < fields["unc_raw"]["brier"] - 0.03
+    assert 0.6 < max(fields["unc_arrays"]["prob"]) < 0.8
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    assert _uncertainty.peer_unc(keep, test["p"], "p", "classification", fake)[0] is None
 
 
 def test_matmul_floor_records_every_product_and_replays_it():
