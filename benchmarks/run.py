@@ -152,7 +152,8 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     """Test metrics and spread/error correlations of ``preds[target]`` (a ``task`` column).
 
     ``preds`` has one row per row of ``truth`` (:func:`test_set`), in the same order, and
-    ``<target>_conformer_std`` / ``<target>_ensemble_std`` when the tool writes them.
+    ``<target>_conformer_std`` / ``<target>_ensemble_std`` when the tool writes them (with
+    both, ``predict_spearman_total`` ranks errors by their root sum of squares).
     """
     if len(preds) != len(truth):
         raise ValueError(f"{len(preds)} prediction rows for {len(truth)} test rows")
@@ -168,10 +169,13 @@ def score(preds: pd.DataFrame, truth: pd.DataFrame, target: str, task: str) -> d
     out["per_molecule"] = {
         k: f[target].round(DIGITS).tolist() for k, f in (("y", truth), ("pred", preds))
     }
-    for kind, suffix in (("conformer", CONFORMER_STD), ("ensemble", ENSEMBLE_STD)):
-        if target + suffix in preds:
-            rho = spread_error_spearman(pred, col(preds, target + suffix), y)
-            out[f"predict_spearman_{kind}"] = None if math.isnan(rho) else rho
+    kinds = (("conformer", CONFORMER_STD), ("ensemble", ENSEMBLE_STD))
+    spreads = {kind: col(preds, target + sfx) for kind, sfx in kinds if target + sfx in preds}
+    if len(spreads) == 2:  # does the conformer spread add to the ensemble's? (variances add)
+        spreads["total"] = (spreads["conformer"] ** 2 + spreads["ensemble"] ** 2).sqrt()
+    for kind, spread in spreads.items():
+        rho = spread_error_spearman(pred, spread, y)
+        out[f"predict_spearman_{kind}"] = None if math.isnan(rho) else rho
     return out
 
 

@@ -109,6 +109,11 @@ def test_score_uses_the_apps_metrics_on_predicted_rows():
     labels = pd.DataFrame({"smiles": list("ABCD"), "p": [0, 1, 0, 1]})
     probs = pd.DataFrame({"p": [0.2, 0.7, 0.8, 0.9]})
     assert run.score(probs, labels, "p", "classification")["test_roc_auc"] == 0.75
+    # errors 0.2, 0.3, 0.8, 0.1: the conformer spread ranks them weakly, the total exactly
+    spread = probs.assign(p_conformer_std=[0.4, 0.3, 0.2, 0.1], p_ensemble_std=[0, 0.5, 0.9, 0])
+    out = run.score(spread, labels, "p", "classification")
+    assert out["predict_spearman_conformer"] == pytest.approx(0.2)
+    assert out["predict_spearman_total"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="3 prediction rows for 4"):
         run.score(probs.head(3), labels, "p", "classification")
 
