@@ -223,16 +223,23 @@ def test_builtin_dataset_implies_its_columns():
 
 
 @pytest.mark.parametrize(
-    ("experiment", "epochs", "k"),
-    [("esol", 60, 10), ("freesolv", 60, 20), ("lipo", 60, 20), ("bbbp", 40, 10), ("tox21", 40, 10)],
+    ("experiment", "epochs", "k", "pool"),
+    [
+        ("esol", 60, 1, 10),
+        ("freesolv", 60, 20, 20),
+        ("lipo", 60, 20, 20),
+        ("bbbp", 40, 10, 10),
+        ("tox21", 40, 10, 10),
+    ],
 )
-def test_moleculenet_experiments_share_one_base(experiment, epochs, k):
+def test_moleculenet_experiments_share_one_base(experiment, epochs, k, pool):
     cfg = compose_train([f"experiment={experiment}"])
     assert (cfg.task_name, cfg.data.name, cfg.data.split) == (experiment, experiment, "file")
     assert cfg.data.split_key == "scaffold" and cfg.trainer.max_epochs == epochs
     assert cfg.model.backbone.channels == 16 and cfg.model.backbone.pooling == "sum"
-    # K chosen on validation (BENCHMARKS.md "Training with K conformers"), all K generated
-    assert cfg.bagging.num_conformers == k and cfg.conformers.pool_size == k
+    # K chosen on validation (BENCHMARKS.md "Training with K conformers"), bagging the
+    # lowest-energy K of the pool the choice was measured with
+    assert cfg.bagging.num_conformers == k and cfg.conformers.pool_size == pool
     default = compose_train([]).bagging
     assert (cfg.bagging.train_sampling, cfg.bagging.aggregate) == (
         default.train_sampling,
