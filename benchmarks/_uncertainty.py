@@ -88,6 +88,7 @@ def unc_variants(run: Path) -> dict:
 
 def molprop_unc(preds: pd.DataFrame, truth: pd.Series, target: str) -> dict:
     """Fields of a molprop predict output that has calibrated columns (else ``{}``)."""
+    # a classification run writes <task>_std too (of the probability): intervals mark regression
     if target + STD_SUFFIX in preds and target + LOWER_SUFFIX in preds:
         cols = [preds[target + s] for s in ("", STD_SUFFIX, LOWER_SUFFIX, UPPER_SUFFIX)]
         return unc_fields(truth, *cols)
