@@ -21,6 +21,7 @@ from benchmarks._common import REPO, RESULTS, read_jsonl
 from molprop.metrics import MONITOR, task_metric
 from molprop.uncertainty.evaluation import bootstrap_ci
 from molprop.uncertainty.report import CLASSIFICATION_SCORES, REGRESSION_SCORES
+from molprop.uncertainty.resampled import ROWS
 
 DOC, SPECS = REPO / "BENCHMARKS.md", REPO / "benchmarks" / "tables.yaml"
 MATRIX = REPO / "benchmarks" / "matrix.yaml"
@@ -102,13 +103,19 @@ def seed_mean_ci(records: list[dict], score: str, peer: list[dict] | None = None
     mine = [np.stack([r[field][c] for r in records], 1) for c in cols]
     other = [np.stack([r[field][c] for r in peer], 1) for c in cols] if peer else []
 
-    def stat(*arrays):
+    def paired(score_fn):
+        # x[..., s]: seed s of [n, seeds] (all molecules) or [B, n, seeds] (replicates)
         def mean(a):
-            return np.mean([fn(*(x[:, s] for x in a)) for s in range(a[0].shape[1])])
+            return np.mean([score_fn(*(x[..., s] for x in a)) for s in range(a[0].shape[-1])], 0)
 
-        return mean(arrays[: len(cols)]) - (mean(arrays[len(cols) :]) if peer else 0.0)
+        def stat(*arrays):
+            return mean(arrays[: len(cols)]) - (mean(arrays[len(cols) :]) if peer else 0.0)
 
-    return bootstrap_ci(stat, *mine, *other, n_boot=N_BOOT)
+        return stat
+
+    finite = all(np.isfinite(a).all() for a in mine + other)  # ROWS take no NaN
+    rows = paired(ROWS[score]) if finite else None
+    return bootstrap_ci(paired(fn), *mine, *other, n_boot=N_BOOT, rows_statistic=rows)
 
 
 def cell(recs: Records, col: dict, ds: str, split: str, setup: str, seeds) -> str | None:

@@ -165,6 +165,7 @@ def bootstrap_ci(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    rows_statistic: Callable[..., np.ndarray] | None = None,
 ) -> tuple[float, float, float]:
     """Percentile bootstrap interval of ``statistic`` over molecules (rows), seeded.
 
@@ -179,6 +180,9 @@ def bootstrap_ci(
         n_boot: Bootstrap replicates.
         level: Interval level, e.g. 0.95.
         seed: Seed of the resampling.
+        rows_statistic: The same statistic on all replicates at once (``[B, n, ...]`` arrays
+            to ``[B]`` values, e.g. from :data:`molprop.uncertainty.resampled.ROWS`); the
+            replicates are the same either way, only faster.
 
     Returns:
         ``(value on all molecules, lower, upper)``.
@@ -191,10 +195,12 @@ def bootstrap_ci(
     arrays = tuple(np.asarray(a) for a in arrays)
     n = len(arrays[0])
     rng = np.random.default_rng(seed)
-    replicates = np.empty(n_boot)
-    for b in range(n_boot):
-        index = rng.integers(0, n, size=n)
-        replicates[b] = statistic(*(a[index] for a in arrays))
+    # one draw per replicate, as always: the replicates do not depend on rows_statistic
+    index = np.stack([rng.integers(0, n, size=n) for _ in range(n_boot)])
+    if rows_statistic is not None:
+        replicates = np.asarray(rows_statistic(*(a[index] for a in arrays)), dtype=np.float64)
+    else:
+        replicates = np.array([statistic(*(a[i] for a in arrays)) for i in index])
     tail = 100 * (1 - level) / 2
     lower, upper = np.nanpercentile(replicates, [tail, 100 - tail])
     return float(statistic(*arrays)), float(lower), float(upper)

@@ -18,6 +18,7 @@ import numpy as np
 
 from molprop.exceptions import InputError
 from molprop.uncertainty import evaluation as ev
+from molprop.uncertainty.resampled import ROWS
 
 Scorer = Callable[..., float]
 
@@ -60,7 +61,9 @@ def _score_tasks(scorers, columns: dict, task_names, n_boot: int, seed: int) -> 
             args = [rows[c] for c in needs]
             scores[name] = fn(*args) if mask.sum() else float("nan")
             if n_boot > 0 and mask.sum() > 1:
-                _, lo, hi = ev.bootstrap_ci(fn, *args, n_boot=n_boot, seed=seed)
+                _, lo, hi = ev.bootstrap_ci(
+                    fn, *args, n_boot=n_boot, seed=seed, rows_statistic=ROWS.get(name)
+                )
                 scores[f"{name}_ci"] = [lo, hi]
         per_task.append(scores)
     return per_task
