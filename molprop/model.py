@@ -35,21 +35,31 @@ def build_backbone(backbone: dict[str, Any]) -> nn.Module:
     return SE3Transformer(**backbone)
 
 
-def compile_backbone(backbone: nn.Module, **options: Any) -> nn.Module:
-    """``torch.compile`` a backbone (inductor) for training or inference.
+#: The least ``torch._dynamo.config.recompile_limit`` once a backbone is compiled (a process
+#: setting). Each combination of grad mode (training, evaluation), a batch of one graph and
+#: inductor's size thresholds gets its own graph, about 8 in a run; past the default limit of
+#: 8 dynamo raises and the run would stop (a recompile costs seconds to minutes, never a run).
+RECOMPILE_LIMIT = 64
+
+
+def compile_backbone(fn: Any, **options: Any) -> Any:
+    """``torch.compile`` a backbone or one of its methods (inductor) for training or inference.
 
     The whole forward pass is one graph (``fullgraph=True``: it reads no tensor values) and
     shapes are dynamic, since every batch has other numbers of atoms and edges. The first
     calls compile (tens of seconds to minutes on a CPU); later ones reuse the code.
 
     Args:
-        backbone: The module to compile; its parameters are shared, not copied.
+        fn: The module (or bound method, e.g. ``backbone.embed``) to compile; parameters are
+            shared, not copied.
         **options: Override ``torch.compile`` keyword arguments (e.g. ``mode``).
 
     Returns:
-        The compiled module (call it like ``backbone``).
+        The compiled callable (call it like ``fn``).
     """
-    return torch.compile(backbone, **{"fullgraph": True, "dynamic": True, **options})
+    limit = torch._dynamo.config.recompile_limit
+    torch._dynamo.config.recompile_limit = max(limit, RECOMPILE_LIMIT)
+    return torch.compile(fn, **{"fullgraph": True, "dynamic": True, **options})
 
 
 class PropertyModel(nn.Module):
@@ -95,8 +105,9 @@ class PropertyModel(nn.Module):
         self.variance_head = _check_variance_head(variance_head, task)
         self.backbone_kwargs = {**backbone, "out_dim": num_tasks * (2 if variance_head else 1)}
         self.backbone = backbone_module or build_backbone(self.backbone_kwargs)
-        # kept out of the module tree, so state_dict() holds the backbone's weights only once
-        self.__dict__["_compiled"] = compile_backbone(self.backbone) if compile else None
+        # the pooled embedding is compiled (not forward), so the path with descriptors uses it
+        # too; kept out of the module tree, so state_dict() holds the weights only once
+        self.__dict__["_compiled"] = compile_backbone(self.backbone.embed) if compile else None
         self.descriptor_dim = int(descriptor_dim)
         if self.descriptor_dim > 0:
             self.head = _descriptor_head(self.backbone, self.descriptor_dim)
@@ -120,11 +131,12 @@ class PropertyModel(nn.Module):
             variance head (split by :meth:`split_output`). With descriptors the batch also
             carries ``mol_x [B, D]``.
         """
-        if self.descriptor_dim > 0:
-            # the compiled backbone (model.compile) is used for the backbone-only path
+        if self._compiled is not None:  # model.compile: the compiled backbone.embed
+            out = self.readout(self._compiled(batch), batch)
+        elif self.descriptor_dim > 0:
             out = self.readout(self.backbone.embed(batch), batch)
         else:
-            out = (self._compiled or self.backbone)(batch)
+            out = self.backbone(batch)
         return out.reshape(out.shape[0], -1)
 
     def readout(self, embedding: torch.Tensor, batch) -> torch.Tensor:

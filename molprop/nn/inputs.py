@@ -39,11 +39,17 @@ def _field(batch, name: str, expected: str) -> torch.Tensor:
     return value
 
 
-def _check_shape(name: str, value: torch.Tensor, want: tuple, expected: str) -> None:
+def _check_shape(name: str, value: torch.Tensor, want: tuple, expected: str, **sizes: int) -> None:
+    """Raise unless ``value.shape`` matches ``want`` (``None``: any size).
+
+    ``expected`` is formatted with ``sizes`` only when the check fails: turning a size into
+    text pins it to one value under ``torch.compile``, which would recompile every batch.
+    """
     ok = value.dim() == len(want) and all(
         w is None or g == w for g, w in zip(value.shape, want, strict=False)
     )
     if not ok:
+        expected = expected.format(**{k: int(v) for k, v in sizes.items()})
         raise InputError(
             f"batch field '{name}' has shape {tuple(value.shape)}; expected {expected}"
         )
@@ -54,7 +60,7 @@ def _graph_ids(batch, num: int, device: torch.device) -> tuple[torch.Tensor, int
     graph = getattr(batch, keys.BATCH, None)
     if graph is None:  # one graph
         return torch.zeros(num, dtype=torch.long, device=device), 1
-    _check_shape(keys.BATCH, graph, (num,), f"[N={num}]")
+    _check_shape(keys.BATCH, graph, (num,), "[N={N}]", N=num)
     num_graphs = getattr(batch, "num_graphs", None)
     if not isinstance(num_graphs, int):
         raise InputError(
@@ -83,7 +89,7 @@ def read_graph_batch(
     _check_shape(keys.NODE_FEATURES, x, (None, in_dim), f"[N, in_dim={in_dim}]")
     num = x.shape[0]
     pos = _field(batch, keys.POSITIONS, "[N, 3]")
-    _check_shape(keys.POSITIONS, pos, (num, 3), f"[N={num}, 3]")
+    _check_shape(keys.POSITIONS, pos, (num, 3), "[N={N}, 3]", N=num)
     edge_index = _field(batch, keys.EDGE_INDEX, "[2, E]")
     _check_shape(keys.EDGE_INDEX, edge_index, (2, None), "[2, E]")
     if edge_index.dtype != torch.long:
@@ -97,7 +103,11 @@ def read_graph_batch(
     if edge_attr is None:
         edge_attr = _field(batch, keys.EDGE_FEATURES, f"[E, {edge_dim}]")
     _check_shape(
-        keys.EDGE_FEATURES, edge_attr, (num_edges, edge_dim), f"[E={num_edges}, {edge_dim}]"
+        keys.EDGE_FEATURES,
+        edge_attr,
+        (num_edges, edge_dim),
+        f"[E={{E}}, {edge_dim}]",
+        E=num_edges,
     )
     graph, num_graphs = _graph_ids(batch, num, x.device)
     for name, value in (
