@@ -15,6 +15,7 @@ from molprop import artifacts
 from molprop.atomic import write_text_atomic
 from molprop.columns import INPUT_RENAME_SUFFIX, NUM_CONFORMERS_COLUMN
 from molprop.config import as_dict
+from molprop.lit.timing import fit_timing
 from molprop.metrics import monitor_for, to_json_safe
 from molprop.train import plots
 from molprop.train.evaluate import evaluate, predictions_frame
@@ -134,6 +135,11 @@ def write_outputs(cfg: DictConfig, run: artifacts.RunDir, members: Sequence[Any]
         "val": results["val"].metrics,
         "test": results["test"].metrics,
         "spread_error_spearman": {"test": results["test"].spearman},
+        # per member; a member trained before a resume (not fitted in this process) has 0 epochs
+        "timing": {
+            "model_compile": bool(cfg.model.get("compile", False)),
+            "members": [fit_timing(m.trainer) for m in members],
+        },
     }
     uncertainty = calibrate_and_score(
         cfg, task, names, results["val"], results["test"], parts, run.calibration_plot

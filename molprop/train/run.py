@@ -25,6 +25,7 @@ from molprop.data.config import BaggingConfig, DataConfig, FeaturesConfig, Graph
 from molprop.exceptions import InputError
 from molprop.lit.checkpoints import SafeCheckpointIO, load_checkpoint_file
 from molprop.lit.module import MolpropModule
+from molprop.lit.timing import EpochTimer
 from molprop.metrics import monitor_for
 from molprop.model import PropertyModel
 from molprop.run_dir import LAST_CHECKPOINT
@@ -168,6 +169,7 @@ def build_trainer(
         callback = instantiate(node, **extra)
         if callback is not None:  # a factory may switch itself off (callbacks.ema.decay=null)
             callbacks.append(callback)
+    callbacks.append(EpochTimer())  # metrics.json "timing"; not a setting
     loggers = [
         instantiate(node, save_dir=str(run.root), version=f"member_{member}" if size > 1 else None)
         for node in (cfg.get("logger") or {}).values()
