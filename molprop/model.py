@@ -105,9 +105,11 @@ class PropertyModel(nn.Module):
         self.variance_head = _check_variance_head(variance_head, task)
         self.backbone_kwargs = {**backbone, "out_dim": num_tasks * (2 if variance_head else 1)}
         self.backbone = backbone_module or build_backbone(self.backbone_kwargs)
-        # the pooled embedding is compiled (not forward), so the path with descriptors uses it
-        # too; kept out of the module tree, so state_dict() holds the weights only once
-        self.__dict__["_compiled"] = compile_backbone(self.backbone.embed) if compile else None
+        # the layers are compiled (not forward), so the paths with descriptors and with noised
+        # positions (denoising) use them too; kept out of the module tree, so state_dict()
+        # holds the weights only once
+        compiled = compile_backbone(self.backbone.forward_features) if compile else None
+        self.__dict__["_compiled"] = compiled
         self.descriptor_dim = int(descriptor_dim)
         if self.descriptor_dim > 0:
             self.head = _descriptor_head(self.backbone, self.descriptor_dim)
@@ -131,13 +133,19 @@ class PropertyModel(nn.Module):
             variance head (split by :meth:`split_output`). With descriptors the batch also
             carries ``mol_x [B, D]``.
         """
-        if self._compiled is not None:  # model.compile: the compiled backbone.embed
-            out = self.readout(self._compiled(batch), batch)
+        if self._compiled is not None:  # model.compile
+            out = self.readout(self.backbone.pool_features(self._compiled(batch), batch), batch)
         elif self.descriptor_dim > 0:
             out = self.readout(self.backbone.embed(batch), batch)
         else:
             out = self.backbone(batch)
         return out.reshape(out.shape[0], -1)
+
+    def forward_features(self, batch) -> list:
+        """Run the backbone's layers: node features per layer (compiled: ``model.compile``)."""
+        if self._compiled is not None:
+            return self._compiled(batch)
+        return self.backbone.forward_features(batch)
 
     def readout(self, embedding: torch.Tensor, batch) -> torch.Tensor:
         """Map pooled embeddings ``[B, channels]`` to raw outputs ``[B, out]``.

@@ -71,4 +71,6 @@ def test_compile_option_forward_matches_eager():
             model.backbone.head[-1].bias.add_(0.5)
         with torch._dynamo.config.patch(error_on_recompile=True):
             out = fast(two)
+            vectors = fast.forward_features(two)[-1][1]  # what denoising reads
         assert torch.allclose(out, plain(two), rtol=1e-4, atol=1e-5)
+        assert torch.allclose(vectors, plain.forward_features(two)[-1][1], rtol=1e-4, atol=1e-5)

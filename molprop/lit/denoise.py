@@ -93,13 +93,16 @@ def build_denoise_head(backbone_kwargs: dict[str, Any], cfg: DenoiseConfig) -> V
     return VectorHead(channels, channels, hidden=cfg.hidden)
 
 
-def predict_noise(backbone: nn.Module, head: nn.Module, batch) -> tuple[torch.Tensor, Any]:
-    """Per-atom noise prediction ``[N, 3]`` and the last layer's features of ``batch``.
+def predict_noise(
+    backbone: nn.Module, head: nn.Module, batch, features: Callable | None = None
+) -> tuple[torch.Tensor, Any]:
+    """Per-atom noise prediction ``[N, 3]`` and every layer's features of ``batch``.
 
     The prediction rotates with the input: ``pos -> pos @ R.T`` gives ``v -> v @ R.T``.
+    ``features`` replaces ``backbone.forward_features`` (the compiled one of the model).
     """
-    last = backbone.forward_features(batch)[-1]
-    return head(last), last
+    history = (features or backbone.forward_features)(batch)
+    return head(history[-1]), history
 
 
 def noised_forward(
@@ -109,11 +112,12 @@ def noised_forward(
     sigma: float,
     generator: torch.Generator | None = None,
     readout: Callable[[torch.Tensor, Any], torch.Tensor] | None = None,
+    features: Callable | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the backbone once on noised positions: task output and denoise loss.
 
     Args:
-        backbone: ``SE3Transformer`` (``forward_features``, ``pool``, ``head``).
+        backbone: ``SE3Transformer`` (``forward_features``, ``pool_features``, ``head``).
         head: Noise predictor mapping the last layer's features to ``[N, 3]``.
         batch: PyG batch with ``pos [N, 3]`` and ``batch [N]``; it is not modified.
         sigma: Noise standard deviation (Angstrom).
@@ -121,6 +125,9 @@ def noised_forward(
         readout: Maps the pooled embedding ``[B, channels]`` and the batch to the task output
             (:meth:`molprop.model.PropertyModel.readout`, which adds descriptors); default
             the backbone's own head.
+        features: Replaces ``backbone.forward_features``
+            (:meth:`molprop.model.PropertyModel.forward_features`, compiled with
+            ``model.compile``).
 
     Returns:
         ``(raw [B, out_dim], loss)``: the backbone output for the noised conformers and
@@ -130,8 +137,7 @@ def noised_forward(
     eps = torch.randn(pos.shape, generator=generator, dtype=torch.float32).to(pos.device)
     noised = batch.clone()
     noised.pos = pos + sigma * eps.to(pos.dtype)
-    prediction, last = predict_noise(backbone, head, noised)
-    node_batch = noised.batch if noised.batch is not None else pos.new_zeros(len(pos)).long()
-    embedding = backbone.pool(last[0].squeeze(-1), node_batch, int(noised.num_graphs))
+    prediction, history = predict_noise(backbone, head, noised, features)
+    embedding = backbone.pool_features(history, noised)
     raw = backbone.head(embedding) if readout is None else readout(embedding, noised)
     return raw.reshape(raw.shape[0], -1), F.mse_loss(prediction.float(), eps)

@@ -140,6 +140,7 @@ class MolpropModule(pl.LightningModule):
                 batch,
                 self.denoise_cfg.sigma,
                 readout=self.model.readout,
+                features=self.model.forward_features,
             )
             loss, _ = self._loss(batch, raw)
             self.log("train/task_loss", loss, on_epoch=True, batch_size=batch.num_graphs)
@@ -165,7 +166,12 @@ class MolpropModule(pl.LightningModule):
             # fixed noise per batch index, so validation denoise losses compare across epochs
             generator = torch.Generator().manual_seed(batch_idx)
             _, denoise = noised_forward(
-                self.model.backbone, self.denoise_head, batch, self.denoise_cfg.sigma, generator
+                self.model.backbone,
+                self.denoise_head,
+                batch,
+                self.denoise_cfg.sigma,
+                generator,
+                features=self.model.forward_features,
             )
             self.log(f"{stage}/denoise_loss", denoise, batch_size=batch.num_graphs, sync_dist=True)
         out = self.model.to_output(raw.float()).detach()

@@ -146,6 +146,11 @@ class SE3Transformer(nn.Module):
         """
         return self._features(self._inputs(batch))
 
+    def pool_features(self, features: list[Features], batch) -> torch.Tensor:
+        """Pooled invariant embedding ``[B, channels]`` of ``forward_features(batch)``."""
+        g = self._inputs(batch)
+        return self.pool(features[-1][0].squeeze(-1), g.batch, g.num_graphs)
+
     def _embed(self, g: GraphInputs) -> torch.Tensor:
         scalars = self._features(g)[-1][0].squeeze(-1)  # [N, channels]
         return self.pool(scalars, g.batch, g.num_graphs)
