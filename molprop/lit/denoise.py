@@ -101,7 +101,7 @@ def predict_noise(
     The prediction rotates with the input: ``pos -> pos @ R.T`` gives ``v -> v @ R.T``.
     ``features`` replaces ``backbone.forward_features`` (the compiled one of the model).
     """
-    history = (features or backbone.forward_features)(batch)
+    history = (backbone.forward_features if features is None else features)(batch)
     return head(history[-1]), history
 
 
