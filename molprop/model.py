@@ -50,8 +50,8 @@ def compile_backbone(fn: Any, **options: Any) -> Any:
     calls compile (tens of seconds to minutes on a CPU); later ones reuse the code.
 
     Args:
-        fn: The module (or bound method, e.g. ``backbone.forward_features``) to compile; parameters are
-            shared, not copied.
+        fn: The module (or bound method, e.g. ``backbone.forward_features``) to compile;
+            parameters are shared, not copied.
         **options: Override ``torch.compile`` keyword arguments (e.g. ``mode``).
 
     Returns:
