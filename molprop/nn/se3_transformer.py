@@ -146,14 +146,16 @@ class SE3Transformer(nn.Module):
         """
         return self._features(self._inputs(batch))
 
+    def _pool(self, features: list[Features], g: GraphInputs) -> torch.Tensor:
+        scalars = features[-1][0].squeeze(-1)  # [N, channels]
+        return self.pool(scalars, g.batch, g.num_graphs)
+
     def pool_features(self, features: list[Features], batch) -> torch.Tensor:
         """Pooled invariant embedding ``[B, channels]`` of ``forward_features(batch)``."""
-        g = self._inputs(batch)
-        return self.pool(features[-1][0].squeeze(-1), g.batch, g.num_graphs)
+        return self._pool(features, self._inputs(batch))
 
     def _embed(self, g: GraphInputs) -> torch.Tensor:
-        scalars = self._features(g)[-1][0].squeeze(-1)  # [N, channels]
-        return self.pool(scalars, g.batch, g.num_graphs)
+        return self._pool(self._features(g), g)
 
     def embed(self, batch) -> torch.Tensor:
         """Pooled invariant per-graph embedding ``[B, channels]``."""
