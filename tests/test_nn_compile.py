@@ -45,7 +45,7 @@ def test_compile_option_keeps_state_dict_and_shares_parameters():
 
 
 def test_compile_option_forward_matches_eager():
-    """``PropertyModel(compile=True)`` runs its compiled embedding and computes the same output.
+    """``PropertyModel(compile=True)`` runs its compiled layers and computes the same output.
 
     A batch of another size reuses the compiled code (shapes stay symbolic: formatting a size
     into a message, for one, would pin it) and the compiled code reads the module's weights.
