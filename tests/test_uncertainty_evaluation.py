@@ -68,6 +68,21 @@ def test_top_half_ratio_on_hand_made_values():
     assert len(report["top_half_ratio_ci"]) == 2
 
 
+def test_width_at_coverage_rescales_the_intervals_to_the_coverage():
+    y = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    centre = np.array([0.5, -1.0, 3.0, 0.0, 2.0])
+    half = np.array([1.0, 1.0, 1.0, 2.0, 4.0])  # needed factors 0.5, 1, 3, 0, 0.5
+    lower, upper = centre - half, centre + half
+    # 0.6 of 5 molecules: the 3rd smallest factor, 0.5, times the mean width 3.6
+    assert ev.width_at_coverage(y, lower, upper, 0.6) == pytest.approx(0.5 * 3.6)
+    assert ev.width_at_coverage(y, lower, upper, 0.8) == pytest.approx(1.0 * 3.6)
+    assert ev.width_at_coverage(y, lower, upper, 0.9) == pytest.approx(3.0 * 3.6)
+    # the score ignores how the intervals were scaled: the same at any common width factor
+    assert ev.width_at_coverage(y, centre - 7 * half, centre + 7 * half, 0.6) == pytest.approx(1.8)
+    assert ev.width_at_coverage(y, lower, upper, 0.6) < ev.mean_interval_width(lower, upper)
+    assert math.isnan(ev.width_at_coverage(y[:0], lower[:0], upper[:0]))
+
+
 def test_interval_coverage_width_brier_and_ece_on_hand_made_values():
     y = np.array([0.0, 1.0, 2.0, 3.0])
     assert ev.interval_coverage(y, y - 1, np.array([1.0, 2.0, 1.0, 4.0])) == 0.75

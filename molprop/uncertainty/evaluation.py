@@ -14,6 +14,12 @@ predictions, stds, intervals or probabilities, so they score any tool's output t
 * Selective prediction: the RMSE of the most confident (smallest ``s``) 10 %, 20 %, ..., 100 %;
   as one number, the top-half ratio RMSE(most confident half) / RMSE(all) (below 1 when ``s``
   ranks the errors, about 1 when it does not).
+* Width at matched coverage: the mean width of the intervals after widening or narrowing
+  every one about its centre by one common factor, the smallest that makes them cover
+  ``coverage`` of these molecules. It scores the *shape* of the intervals (which molecules
+  get the wider ones) apart from their calibration, so two tools whose intervals cover
+  different fractions can be compared at the same coverage; it uses the targets, so it is a
+  diagnostic of held-out predictions, never a way to set an interval.
 * Brier score ``mean (p - y)^2`` and ECE over equal-width probability bins,
   ``sum_j (n_j / n) |mean(y)_j - mean(p)_j|`` (the positive-class reliability gap).
 """
@@ -112,6 +118,24 @@ def mean_interval_width(lower, upper) -> float:
     """Mean of ``upper - lower``."""
     lower, upper = _arrays(lower, upper)
     return float(np.mean(upper - lower)) if lower.size else float("nan")
+
+
+def width_at_coverage(y, lower, upper, coverage: float = 0.9) -> float:
+    """Mean width of ``[lower, upper]`` rescaled about its centre to cover ``coverage``.
+
+    Molecule ``i`` is covered by the rescaled interval iff ``t >= f_i = |y_i - c_i| / h_i``
+    (centre ``c_i``, half width ``h_i``); the common factor ``t`` is the ``ceil(coverage n)``-th
+    smallest ``f_i``, and the score is ``t`` times the mean width. NaN without molecules; ``inf``
+    when a zero-width interval misses a target that the factor must reach.
+    """
+    y, lower, upper = _arrays(y, lower, upper)
+    if not y.size:
+        return float("nan")
+    offset = np.abs(y - (upper + lower) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a target on the centre needs 0
+        need = np.where(offset == 0, 0.0, offset / ((upper - lower) / 2))
+    k = max(1, math.ceil(coverage * y.size - 1e-9))
+    return float(np.sort(need)[k - 1] * np.mean(upper - lower))
 
 
 def selective_curve(y, mu, sigma, fractions: Sequence[float] = SELECTIVE_FRACTIONS) -> np.ndarray:

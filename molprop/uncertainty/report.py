@@ -33,6 +33,7 @@ REGRESSION_SCORES: dict[str, tuple[Scorer, tuple[str, ...]]] = {
     "top_half_ratio": (ev.top_half_ratio, ("y", "mean", "std")),
     "coverage": (ev.interval_coverage, ("y", "lower", "upper")),
     "mean_width": (ev.mean_interval_width, ("lower", "upper")),
+    "width_at_coverage": (ev.width_at_coverage, ("y", "lower", "upper")),
 }
 #: Classification score name -> (function, the columns it takes: ``y`` 0/1, ``prob``).
 CLASSIFICATION_SCORES: dict[str, tuple[Scorer, tuple[str, ...]]] = {
@@ -125,8 +126,8 @@ def regression_report(
         seed: Bootstrap seed.
 
     Returns:
-        The scores of :data:`REGRESSION_SCORES` (``coverage`` and ``mean_width`` only with
-        both bounds), ``selective_rmse``, ``selective_fractions`` and ``n``.
+        The scores of :data:`REGRESSION_SCORES` (``coverage``, ``mean_width`` and
+        ``width_at_coverage`` only with both bounds), ``selective_rmse``, ``selective_fractions`` and ``n``.
     """
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or target.shape[1] != len(task_names):

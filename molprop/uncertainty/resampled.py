@@ -99,6 +99,16 @@ def mean_interval_width(lower, upper) -> np.ndarray:
     return np.mean(upper - lower, axis=-1)
 
 
+def width_at_coverage(y, lower, upper, coverage: float = 0.9) -> np.ndarray:
+    """:func:`~molprop.uncertainty.evaluation.width_at_coverage` per row."""
+    y, lower, upper = _f64(y, lower, upper)
+    offset = np.abs(y - (upper + lower) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        need = np.where(offset == 0, 0.0, offset / ((upper - lower) / 2))
+    k = max(1, math.ceil(coverage * y.shape[-1] - 1e-9))
+    return np.sort(need, axis=-1)[:, k - 1] * np.mean(upper - lower, axis=-1)
+
+
 def brier_score(y, prob) -> np.ndarray:
     """:func:`~molprop.uncertainty.evaluation.brier_score` per row."""
     y, prob = _f64(y, prob)
@@ -147,6 +157,7 @@ ROWS: dict[str, RowScore] = {
     "top_half_ratio": top_half_ratio,
     "coverage": interval_coverage,
     "mean_width": mean_interval_width,
+    "width_at_coverage": width_at_coverage,
     "brier": brier_score,
     "ece": expected_calibration_error,
     "rmse": rmse,
