@@ -127,7 +127,8 @@ def regression_report(
 
     Returns:
         The scores of :data:`REGRESSION_SCORES` (``coverage``, ``mean_width`` and
-        ``width_at_coverage`` only with both bounds), ``selective_rmse``, ``selective_fractions`` and ``n``.
+        ``width_at_coverage`` only with both bounds), ``selective_rmse``,
+        ``selective_fractions`` and ``n``.
     """
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or target.shape[1] != len(task_names):
