@@ -1,6 +1,7 @@
 """Uncertainty scores: ideal values for a calibrated predictor, known curves, bootstrap, reports."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -81,6 +82,8 @@ def test_width_at_coverage_rescales_the_intervals_to_the_coverage():
     assert ev.width_at_coverage(y, centre - 7 * half, centre + 7 * half, 0.6) == pytest.approx(1.8)
     assert ev.width_at_coverage(y, lower, upper, 0.6) < ev.mean_interval_width(lower, upper)
     assert math.isnan(ev.width_at_coverage(y[:0], lower[:0], upper[:0]))
+    unbounded = np.where(np.arange(5) == 2, np.inf, upper)  # a tiny calibration set's bound
+    assert math.isnan(ev.width_at_coverage(y, lower, unbounded))
 
 
 def test_interval_coverage_width_brier_and_ece_on_hand_made_values():
@@ -137,3 +140,14 @@ def test_classification_report_and_calibration_plot(calibrated, tmp_path):
         y, mu, sigma, ["a"], tmp_path / "calibration.png", mu - sigma, mu + sigma, 0.68
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bootstrap_of_an_undefined_or_unbounded_score_warns_nothing():
+    y = np.arange(6.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, lo, hi = ev.bootstrap_ci(lambda a: float("nan"), y, n_boot=20)
+        assert math.isnan(value) and math.isnan(lo) and math.isnan(hi)
+        # unbounded intervals: an infinite width; inf - inf replicates leave no interval
+        value, lo, hi = ev.bootstrap_ci(ev.mean_interval_width, y - np.inf, y + np.inf, n_boot=20)
+        assert value == np.inf and math.isnan(lo) and math.isnan(hi)

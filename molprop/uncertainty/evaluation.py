@@ -125,11 +125,12 @@ def width_at_coverage(y, lower, upper, coverage: float = 0.9) -> float:
 
     Molecule ``i`` is covered by the rescaled interval iff ``t >= f_i = |y_i - c_i| / h_i``
     (centre ``c_i``, half width ``h_i``); the common factor ``t`` is the ``ceil(coverage n)``-th
-    smallest ``f_i``, and the score is ``t`` times the mean width. NaN without molecules; ``inf``
-    when a zero-width interval misses a target that the factor must reach.
+    smallest ``f_i``, and the score is ``t`` times the mean width. NaN without molecules or with
+    an unbounded interval (no factor rescales it); ``inf`` when a zero-width interval misses a
+    target that the factor must reach.
     """
     y, lower, upper = _arrays(y, lower, upper)
-    if not y.size:
+    if not y.size or not np.all(np.isfinite(lower) & np.isfinite(upper)):
         return float("nan")
     offset = np.abs(y - (upper + lower) / 2)
     with np.errstate(invalid="ignore", divide="ignore"):  # a target on the centre needs 0
@@ -226,5 +227,9 @@ def bootstrap_ci(
     else:
         replicates = np.array([statistic(*(a[i] for a in arrays)) for i in index])
     tail = 100 * (1 - level) / 2
-    lower, upper = np.nanpercentile(replicates, [tail, 100 - tail])
+    if np.all(np.isnan(replicates)):  # e.g. a score undefined on these molecules
+        return float(statistic(*arrays)), math.nan, math.nan
+    # infinite replicates (unbounded intervals of a tiny calibration set) interpolate inf - inf
+    with np.errstate(invalid="ignore"):
+        lower, upper = np.nanpercentile(replicates, [tail, 100 - tail])
     return float(statistic(*arrays)), float(lower), float(upper)

@@ -102,11 +102,13 @@ def mean_interval_width(lower, upper) -> np.ndarray:
 def width_at_coverage(y, lower, upper, coverage: float = 0.9) -> np.ndarray:
     """:func:`~molprop.uncertainty.evaluation.width_at_coverage` per row."""
     y, lower, upper = _f64(y, lower, upper)
-    offset = np.abs(y - (upper + lower) / 2)
+    bounded = np.all(np.isfinite(lower) & np.isfinite(upper), axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
+        offset = np.abs(y - (upper + lower) / 2)
         need = np.where(offset == 0, 0.0, offset / ((upper - lower) / 2))
-    k = max(1, math.ceil(coverage * y.shape[-1] - 1e-9))
-    return np.sort(need, axis=-1)[:, k - 1] * np.mean(upper - lower, axis=-1)
+        k = max(1, math.ceil(coverage * y.shape[-1] - 1e-9))
+        width = np.sort(need, axis=-1)[:, k - 1] * np.mean(upper - lower, axis=-1)
+    return np.where(bounded, width, np.nan)
 
 
 def brier_score(y, prob) -> np.ndarray:
